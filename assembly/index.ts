@@ -1,0 +1,8 @@
+// The core's exports. The host (src/core/wasm.ts) instantiates this module once per thread over
+// one shared memory; see layout.ts for where the shared state lives.
+export {
+  init, attach, detach, scratchPtr, scratchCapacity, resultPtr, growScratch, maxEntryPayload,
+  get, set, del, ttl, clear, sweep, shardCapacity,
+} from "./table";
+export { xxh64 } from "./hash";
+export { onAbort } from "./status";

@@ -1,0 +1,473 @@
+/**
+ * The in-process cache. Every thread that holds a `Cache` over the same handle reads and writes
+ * the same entries in one shared WebAssembly.Memory, synchronously; `get`/`set` cross into the
+ * core once and allocate nothing on the JS heap but the returned value.
+ */
+import {
+  createMemory, coreModule, MAX_PAGES, MODE_NX, MODE_XX, ST_MISS, ST_NOT_STORED, SHARDS_BASE,
+  SHARD_BYTES, S_CAP, S_COUNT, S_USED, S_RESERVED, S_ENTRY_BYTES, S_HITS, S_MISSES, S_SETS,
+  S_DELETES, S_EVICTIONS, S_EXPIRATIONS, S_CONTENDED,
+} from '../core/wasm.js';
+import { CoreTable, statusError } from '../core/table.js';
+import { copyOut } from '../core/result-pool.js';
+import {
+  resolveOptions, checkTtl, type CacheOptions, type ResolvedOptions, type Milliseconds,
+} from '../config.js';
+import { CacheError, rangeError, typeError } from '../errors.js';
+import { msgpackSerializer, type Serializer } from '../serializer.js';
+
+/** A key: a string (stored as exact UTF-8) or bytes. */
+export type CacheKey = string | Uint8Array;
+
+/** Options for a single `set`. */
+export interface SetOptions {
+  /** Time to live in ms; 0 = never expires. Default: the cache's `ttl` option. */
+  ttl?: Milliseconds;
+}
+
+/** Options for `getOrLoad`. */
+export interface LoadOptions extends SetOptions {
+  /**
+   * For this long after the TTL (ms), the stale value is still returned at once while one
+   * background call of the loader refreshes it. 0 = no stale window.
+   * @default 0
+   */
+  staleWhileRevalidate?: Milliseconds;
+}
+
+/** Per-shard figures in `stats()`. */
+export interface ShardStats {
+  entries: number;
+  /** Bytes of the arena blocks holding entries. */
+  bytes: number;
+  /** Bytes of all live blocks: entries, the index and the ghost filter. Never above the budget. */
+  usedBytes: number;
+  /** Bytes of arena this shard has taken from the heap. Never above the budget. */
+  reservedBytes: number;
+  /** Slots in the shard's index. */
+  indexCapacity: number;
+}
+
+/** What `stats()` returns. Counters are since the cache was created, across all threads. */
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  /** hits / (hits + misses), 0 before the first read. */
+  hitRatio: number;
+  sets: number;
+  deletes: number;
+  evictions: number;
+  expirations: number;
+  entries: number;
+  /** Bytes of the blocks holding entries (key, value, 28-byte header, block rounding). */
+  bytes: number;
+  /** bytes plus the index and ghost filter: what the budget is checked against. */
+  usedBytes: number;
+  /** Arena bytes the shards have taken from the memory. */
+  reservedBytes: number;
+  /** maxMemory. */
+  budget: number;
+  /** Size of the WebAssembly memory (arena, scratch areas and fixed headers). */
+  memoryBytes: number;
+  /** Lock acquisitions that had to wait for another thread. */
+  contended: number;
+  /** Largest shard entry count divided by the mean (1 = perfectly balanced). */
+  balance: number;
+  shards: ShardStats[];
+}
+
+/** What `cache.handle` gives: post it to a worker thread and call `Cache.attach(handle)` there. */
+export interface CacheHandle {
+  readonly kind: 'meshcache.Cache';
+  readonly version: 1;
+  readonly memory: WebAssembly.Memory;
+  readonly module: WebAssembly.Module;
+  readonly options: ResolvedOptions;
+}
+
+/** Options for `Cache.attach`: what cannot travel in a handle. */
+export interface AttachOptions {
+  serializer?: Serializer;
+}
+
+// Value flags: the host's four bits of the entry's flags byte.
+const TYPE_MASK = 3;
+const TYPE_BYTES = 0;
+const TYPE_STRING = 1;
+const TYPE_SERIALIZED = 2;
+/** The value starts with an 8-byte fresh-until time (getOrLoad with staleWhileRevalidate). */
+const FLAG_FRESH_PREFIX = 4;
+const FRESH_PREFIX_BYTES = 8;
+const encoder = new TextEncoder();
+
+type Inflight = Promise<unknown>;
+
+/** Node's Buffer has this (undocumented, stable since Node 0.x) method that skips encoding lookup. */
+type NodeBuffer = Buffer & { utf8Slice(start: number, end: number): string };
+
+/** The private argument by which Cache.attach reaches the constructor. */
+class AttachRequest {
+  constructor(readonly handle: CacheHandle, readonly options: AttachOptions | undefined) {}
+}
+
+function inflightKey(key: CacheKey): string {
+  return typeof key === 'string' ? 's' + key : 'b' + Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+}
+
+export class Cache<V = unknown> {
+  #t: CoreTable | null;
+  readonly #options: ResolvedOptions;
+  readonly #module: WebAssembly.Module;
+  readonly #serializer: Serializer;
+  readonly #maxValueBytes: number;
+  readonly #ttl: number;
+  readonly #ttlResolution: number;
+  #cachedNow = 0;
+  readonly #clearNow = () => { this.#cachedNow = 0; };
+  readonly #inflight = new Map<string, Inflight>();
+  readonly #f64 = new Float64Array(1);
+  readonly #f64Bytes = new Uint8Array(this.#f64.buffer);
+
+  /** Creates a cache with its own shared memory. Synchronous. */
+  constructor(options?: CacheOptions);
+  /** @internal Cache.attach's path. */
+  constructor(options: CacheOptions | undefined, attachTo: AttachRequest);
+  constructor(options?: CacheOptions, attachTo?: AttachRequest) {
+    if (attachTo instanceof AttachRequest) {
+      const { handle, options: attachOptions } = attachTo;
+      if (attachOptions !== undefined && (attachOptions === null || typeof attachOptions !== 'object')) {
+        throw typeError('ERR_INVALID_OPTION', 'options must be an object');
+      }
+      // Revalidate what travelled, so that a hand-made handle cannot lay out nonsense.
+      const opts = resolveOptions({ ...handle.options, serializer: attachOptions?.serializer });
+      this.#options = { ...opts, seed: handle.options.seed };
+      this.#module = handle.module;
+      this.#serializer = attachOptions?.serializer ?? msgpackSerializer;
+      this.#t = new CoreTable(handle.memory, handle.module, this.#options, false);
+    } else {
+      const opts = resolveOptions(options);
+      this.#options = opts;
+      this.#module = coreModule();
+      this.#serializer = options?.serializer ?? msgpackSerializer;
+      this.#t = new CoreTable(createMemory(MAX_PAGES * 65536), this.#module, opts, true);
+    }
+    this.#maxValueBytes = this.#options.maxValueBytes;
+    this.#ttl = this.#options.ttl;
+    this.#ttlResolution = this.#options.ttlResolution;
+  }
+
+  /** The same cache in this thread, from a handle posted by another thread. */
+  static attach<V = unknown>(handle: CacheHandle, options?: AttachOptions): Cache<V> {
+    if (handle === null || typeof handle !== 'object' || handle.kind !== 'meshcache.Cache'
+        || !(handle.memory instanceof WebAssembly.Memory) || !(handle.module instanceof WebAssembly.Module)
+        || handle.options === null || typeof handle.options !== 'object') {
+      throw typeError('ERR_INVALID_HANDLE', 'handle must be the value of a cache\'s `handle` property');
+    }
+    if (handle.version !== 1) throw rangeError('ERR_INVALID_HANDLE', `handle.version must be 1 (got ${String(handle.version)})`);
+    return new Cache<V>(undefined, new AttachRequest(handle, options));
+  }
+
+  /** A structured-cloneable handle: post it to a worker and `Cache.attach(handle)` there. */
+  get handle(): CacheHandle {
+    const t = this.#table();
+    return { kind: 'meshcache.Cache', version: 1, memory: t.memory, module: this.#module, options: this.#options };
+  }
+
+  /** The options in force, defaults filled in. */
+  get options(): Readonly<ResolvedOptions> {
+    return this.#options;
+  }
+
+  #table(): CoreTable {
+    const t = this.#t;
+    if (t === null) throw new CacheError('ERR_CACHE_CLOSED', 'the cache was closed in this thread');
+    return t;
+  }
+
+  #now(): number {
+    if (this.#ttlResolution === 0) return Date.now();
+    let now = this.#cachedNow;
+    if (now === 0) {
+      now = this.#cachedNow = Date.now();
+      setTimeout(this.#clearNow, this.#ttlResolution).unref();
+    }
+    return now;
+  }
+
+  #ttlOf(options: SetOptions | undefined): number {
+    if (options === undefined) return this.#ttl;
+    if (options === null || typeof options !== 'object') throw typeError('ERR_INVALID_OPTION', 'options must be an object');
+    return options.ttl === undefined ? this.#ttl : checkTtl('options.ttl', options.ttl);
+  }
+
+  #decode(t: CoreTable, len: number, flags: number): V {
+    const start = flags & FLAG_FRESH_PREFIX ? FRESH_PREFIX_BYTES : 0;
+    const type = flags & TYPE_MASK;
+    if (type === TYPE_STRING) return (t.scratch as NodeBuffer).utf8Slice(start, len) as V;
+    const out = copyOut(t.u8, t.sp + start, t.sp + len);
+    if (type === TYPE_BYTES) return out as V;
+    return this.#serializer.deserialize(out) as V;
+  }
+
+  /** The value for `key`, or undefined. Counts a hit or a miss and marks the entry as used. */
+  get(key: CacheKey): V | undefined {
+    const t = this.#table();
+    const len = t.get(key, t.encodeKey(key), this.#now());
+    if (len === ST_MISS) return undefined;
+    return this.#decode(t, len, t.resultFlags());
+  }
+
+  /**
+   * Writes the key and value into scratch and stores them. Returns the core's status.
+   * `freshUntil` > 0 prefixes the value with that time (getOrLoad's stale window).
+   */
+  #store(key: CacheKey, value: unknown, ttl: number, mode: number, freshUntil: number): number {
+    const t = this.#table();
+    const prefix = freshUntil > 0 ? FRESH_PREFIX_BYTES : 0;
+    let flags = prefix ? FLAG_FRESH_PREFIX : 0;
+    let valueLen: number;
+    let keyLen: number;
+    if (typeof value === 'string') {
+      flags |= TYPE_STRING;
+      if (value.length * 3 + prefix > t.valueRoom) {
+        const bytes = Buffer.byteLength(value);
+        if (bytes > this.#maxValueBytes) throw this.#tooLarge(bytes);
+        t.reserveValue(bytes + prefix);
+      }
+      keyLen = t.encodeKey(key);
+      valueLen = encoder.encodeInto(value, prefix ? t.valueViewAfterPrefix : t.valueView).written;
+      if (valueLen > this.#maxValueBytes) throw this.#tooLarge(valueLen);
+    } else {
+      let bytes: Uint8Array;
+      if (value instanceof Uint8Array) {
+        bytes = value;
+      } else {
+        bytes = this.#serializer.serialize(value);
+        flags |= TYPE_SERIALIZED;
+      }
+      valueLen = bytes.length;
+      if (valueLen > this.#maxValueBytes) throw this.#tooLarge(valueLen);
+      t.reserveValue(valueLen + prefix);
+      keyLen = t.encodeKey(key);
+      t.u8.set(bytes, t.sp + t.keyArea + prefix);
+    }
+    if (prefix) {
+      this.#f64[0] = freshUntil;
+      t.u8.set(this.#f64Bytes, t.sp + t.keyArea);
+    }
+    const now = this.#now();
+    const status = t.x.set(keyLen, t.keyArea, valueLen + prefix, flags, ttl > 0 ? now + ttl : 0, mode, now);
+    if (status < 0) throw statusError(status, 'set');
+    return status;
+  }
+
+  #tooLarge(bytes: number): RangeError {
+    return rangeError('ERR_VALUE_TOO_LARGE', `value is ${bytes} bytes, more than maxValueBytes (${this.#maxValueBytes})`);
+  }
+
+  /**
+   * Stores `value` under `key`. Strings and bytes are stored as they are; anything else through
+   * the serializer. `undefined` deletes the key. Evicts as needed; never fails because the cache
+   * is full. Throws RangeError (ERR_KEY_TOO_LARGE / ERR_VALUE_TOO_LARGE) for oversized input.
+   */
+  set(key: CacheKey, value: V, options?: SetOptions): this {
+    if (value === undefined) {
+      this.delete(key);
+      return this;
+    }
+    this.#store(key, value, this.#ttlOf(options), 0, 0);
+    return this;
+  }
+
+  /** Stores only when the key is absent (like SET NX). Returns true when stored. */
+  add(key: CacheKey, value: V, options?: SetOptions): boolean {
+    if (value === undefined) throw typeError('ERR_INVALID_OPTION', 'value must not be undefined');
+    return this.#store(key, value, this.#ttlOf(options), MODE_NX, 0) !== ST_NOT_STORED;
+  }
+
+  /** Stores only when the key is present (like SET XX). Returns true when stored. */
+  replace(key: CacheKey, value: V, options?: SetOptions): boolean {
+    if (value === undefined) throw typeError('ERR_INVALID_OPTION', 'value must not be undefined');
+    return this.#store(key, value, this.#ttlOf(options), MODE_XX, 0) !== ST_NOT_STORED;
+  }
+
+  /** True when the key is present and not expired. Counts nothing and changes no eviction state. */
+  has(key: CacheKey): boolean {
+    const t = this.#table();
+    return t.x.ttl(t.encodeKey(key), this.#now(), -1) !== -2;
+  }
+
+  /** Removes the key. Returns true when it was present. */
+  delete(key: CacheKey): boolean {
+    const t = this.#table();
+    return t.x.del(t.encodeKey(key), this.#now()) === 1;
+  }
+
+  /** Removes every entry (all threads see it). Counters are kept. */
+  clear(): void {
+    this.#table().x.clear();
+  }
+
+  /**
+   * Remaining time to live of the key in ms: Infinity when it never expires, undefined when it
+   * is absent.
+   */
+  ttl(key: CacheKey): number | undefined {
+    const t = this.#table();
+    const r = t.x.ttl(t.encodeKey(key), this.#now(), -1);
+    if (r === -2) return undefined;
+    return r === -1 ? Infinity : r;
+  }
+
+  /**
+   * Sets the key's time to live: `ms` > 0 expires it that long from now, Infinity makes it
+   * permanent, `ms` <= 0 deletes it (as Redis's EXPIRE does). Returns true when the key exists.
+   */
+  expire(key: CacheKey, ms: Milliseconds): boolean {
+    if (typeof ms !== 'number' || Number.isNaN(ms)) throw typeError('ERR_INVALID_TTL', 'ms must be a number');
+    if (ms <= 0) return this.delete(key);
+    const t = this.#table();
+    const now = this.#now();
+    return t.x.ttl(t.encodeKey(key), now, ms === Infinity ? 0 : now + ms) !== -2;
+  }
+
+  /** Number of entries (expired entries not yet reclaimed included). */
+  get size(): number {
+    const t = this.#table();
+    const view = new DataView(t.memory.buffer);
+    let n = 0;
+    for (let i = 0; i < this.#options.shards; i++) n += view.getUint32(SHARDS_BASE + i * SHARD_BYTES + S_COUNT, true);
+    return n;
+  }
+
+  /** Values for several keys, in order (undefined for misses). */
+  getMany(keys: Iterable<CacheKey>): Array<V | undefined> {
+    if (keys === null || typeof (keys as Iterable<CacheKey>)?.[Symbol.iterator] !== 'function') {
+      throw typeError('ERR_INVALID_KEY', 'keys must be an iterable of keys');
+    }
+    const out: Array<V | undefined> = [];
+    for (const key of keys) out.push(this.get(key));
+    return out;
+  }
+
+  /** Stores several entries: `[key, value]` pairs (a Map works too), all with `options`. */
+  setMany(entries: Iterable<readonly [CacheKey, V]>, options?: SetOptions): this {
+    if (entries === null || typeof (entries as Iterable<unknown>)?.[Symbol.iterator] !== 'function') {
+      throw typeError('ERR_INVALID_KEY', 'entries must be an iterable of [key, value] pairs');
+    }
+    const ttl = this.#ttlOf(options);
+    for (const entry of entries) {
+      if (!Array.isArray(entry) || entry.length < 2) throw typeError('ERR_INVALID_KEY', 'each entry must be a [key, value] pair');
+      if (entry[1] === undefined) this.delete(entry[0]);
+      else this.#store(entry[0], entry[1], ttl, 0, 0);
+    }
+    return this;
+  }
+
+  /**
+   * The value for `key`, loading it with `loader(key)` on a miss. Concurrent misses for one key
+   * in this thread share a single loader call; a loader error reaches every waiter and nothing
+   * is cached. With `staleWhileRevalidate`, for that long after the TTL the stale value is
+   * returned at once while one background load refreshes it (a failed refresh keeps the stale
+   * value until the window ends).
+   */
+  getOrLoad(key: CacheKey, loader: (key: CacheKey) => V | Promise<V>, options?: LoadOptions): Promise<V> {
+    if (typeof loader !== 'function') return Promise.reject(typeError('ERR_INVALID_OPTION', 'loader must be a function'));
+    let ttl: number;
+    let swr = 0;
+    try {
+      ttl = this.#ttlOf(options);
+      if (options?.staleWhileRevalidate !== undefined) swr = checkTtl('options.staleWhileRevalidate', options.staleWhileRevalidate);
+      if (swr > 0 && ttl === 0) throw rangeError('ERR_INVALID_TTL', 'options.staleWhileRevalidate needs a ttl > 0');
+      const t = this.#table();
+      const now = this.#now();
+      const len = t.get(key, t.encodeKey(key), now);
+      if (len !== ST_MISS) {
+        const flags = t.resultFlags();
+        let stale = false;
+        if (flags & FLAG_FRESH_PREFIX) {
+          this.#f64Bytes.set(t.u8.subarray(t.sp, t.sp + FRESH_PREFIX_BYTES));
+          stale = this.#f64[0] <= now;
+        }
+        const value = this.#decode(t, len, flags);
+        if (stale) this.#load(key, loader, ttl, swr).catch(() => undefined);
+        return Promise.resolve(value);
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#load(key, loader, ttl, swr);
+  }
+
+  #load(key: CacheKey, loader: (key: CacheKey) => V | Promise<V>, ttl: number, swr: number): Promise<V> {
+    const id = inflightKey(key);
+    const running = this.#inflight.get(id);
+    if (running !== undefined) return running as Promise<V>;
+    const p = (async () => {
+      try {
+        const value = await loader(key);
+        if (value !== undefined && this.#t !== null) {
+          if (swr > 0) this.#store(key, value, ttl + swr, 0, this.#now() + ttl);
+          else this.#store(key, value, ttl, 0, 0);
+        }
+        return value;
+      } finally {
+        this.#inflight.delete(id);
+      }
+    })();
+    this.#inflight.set(id, p);
+    return p;
+  }
+
+  /** Counters and sizes, summed over shards and threads. */
+  stats(): CacheStats {
+    const t = this.#table();
+    const view = new DataView(t.memory.buffer);
+    const u64 = (off: number) => Number(view.getBigUint64(off, true));
+    const shards: ShardStats[] = [];
+    let hits = 0, misses = 0, sets = 0, deletes = 0, evictions = 0, expirations = 0;
+    let entries = 0, bytes = 0, usedBytes = 0, reservedBytes = 0, contended = 0, maxEntries = 0;
+    for (let i = 0; i < this.#options.shards; i++) {
+      const s = SHARDS_BASE + i * SHARD_BYTES;
+      const shard: ShardStats = {
+        entries: view.getUint32(s + S_COUNT, true),
+        bytes: u64(s + S_ENTRY_BYTES),
+        usedBytes: u64(s + S_USED),
+        reservedBytes: u64(s + S_RESERVED),
+        indexCapacity: view.getUint32(s + S_CAP, true),
+      };
+      shards.push(shard);
+      hits += u64(s + S_HITS);
+      misses += u64(s + S_MISSES);
+      sets += u64(s + S_SETS);
+      deletes += u64(s + S_DELETES);
+      evictions += u64(s + S_EVICTIONS);
+      expirations += u64(s + S_EXPIRATIONS);
+      contended += view.getUint32(s + S_CONTENDED, true);
+      entries += shard.entries;
+      bytes += shard.bytes;
+      usedBytes += shard.usedBytes;
+      reservedBytes += shard.reservedBytes;
+      if (shard.entries > maxEntries) maxEntries = shard.entries;
+    }
+    const mean = entries / this.#options.shards;
+    return {
+      hits, misses, hitRatio: hits + misses === 0 ? 0 : hits / (hits + misses),
+      sets, deletes, evictions, expirations, entries, bytes, usedBytes, reservedBytes,
+      budget: this.#options.maxMemory, memoryBytes: t.memory.buffer.byteLength, contended,
+      balance: mean === 0 ? 1 : maxEntries / mean,
+      shards,
+    };
+  }
+
+  /**
+   * Releases this thread's slot. The cache lives on in other threads that attached it; its memory
+   * is freed when no thread holds it any more. Further calls on this object throw ERR_CACHE_CLOSED.
+   */
+  close(): void {
+    const t = this.#t;
+    if (t === null) return;
+    t.x.detach();
+    this.#t = null;
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * Cache options: the public `CacheOptions`, the filled `ResolvedOptions`, one `DEFAULTS` literal
+ * and the validation, whose every message reads `options.<name> must be …`.
+ */
+import { rangeError, typeError } from './errors.js';
+import type { Serializer } from './serializer.js';
+
+/** Milliseconds. */
+export type Milliseconds = number;
+/** Bytes. */
+export type Bytes = number;
+
+/** Options for `new Cache(options)`. */
+export interface CacheOptions {
+  /**
+   * Byte budget for the cache's entries: key, value, the 28-byte entry header, arena block
+   * rounding and the index. A number of bytes, or a string with a unit: `'512mb'`, `'2gb'`,
+   * `'64kb'` (kb/mb/gb are powers of 1024; k/m/g are powers of 1000, as in Redis's config).
+   * Split evenly across shards; a set never fails because the cache is full, it evicts.
+   * At least 64 KiB per shard, at most 3840 MiB (the core addresses 4 GiB).
+   * @default '64mb'
+   */
+  maxMemory?: Bytes | string;
+  /**
+   * Upper bound on the number of entries, 0 for none. Split evenly across shards (each holds at
+   * most ceil(maxEntries / shards)).
+   * @default 0
+   */
+  maxEntries?: number;
+  /**
+   * Default time to live of an entry in ms, used when `set` is given no `ttl`. 0: never expires.
+   * @default 0
+   */
+  ttl?: Milliseconds;
+  /**
+   * How stale the clock used for expiry may be, in ms. Reading the clock costs ~60 ns here, so
+   * each thread reads it at most once per `ttlResolution` and reuses it in between (as lru-cache
+   * does); 0 reads it on every operation.
+   * @default 1
+   */
+  ttlResolution?: Milliseconds;
+  /**
+   * Number of shards (a power of two, 1 to 1024). Each shard has its own lock, index, arena and
+   * eviction queues, so more shards mean less contention between threads but a smaller budget
+   * per shard (a value must fit in one shard's budget). Default: 16, or fewer when that would
+   * leave a shard less than 1 MiB.
+   */
+  shards?: number;
+  /**
+   * Largest key in bytes (UTF-8 for strings), 1 to 65535. A longer key throws a RangeError with
+   * code `ERR_KEY_TOO_LARGE`.
+   * @default 1024
+   */
+  maxKeyBytes?: Bytes;
+  /**
+   * Largest stored value in bytes (after serialization). A larger value throws a RangeError with
+   * code `ERR_VALUE_TOO_LARGE`. Must fit one shard: at most maxMemory / shards minus ~1 KiB.
+   * Default: 8 MiB, or half a shard's budget when that is smaller.
+   */
+  maxValueBytes?: Bytes;
+  /**
+   * Turns values that are not strings, Buffers or Uint8Arrays into bytes and back. Default:
+   * msgpackr (plain objects, arrays, numbers, Dates, Maps, Sets, typed arrays, Errors).
+   */
+  serializer?: Serializer;
+  /**
+   * Seed for the key hash. Default: random per cache, so that keys from outside cannot be chosen
+   * to collide. Set it only to make placement reproducible (tests, benchmarks).
+   */
+  seed?: number;
+}
+
+/** Options with every default filled in. */
+export interface ResolvedOptions {
+  maxMemory: Bytes;
+  maxEntries: number;
+  ttl: Milliseconds;
+  ttlResolution: Milliseconds;
+  shards: number;
+  maxKeyBytes: Bytes;
+  maxValueBytes: Bytes;
+  seed: number;
+  /** Per-shard byte budget. */
+  shardBudget: Bytes;
+  /** Per-shard entry bound (0 = none). */
+  maxEntriesPerShard: number;
+  /** Bytes a shard takes from the heap at a time. */
+  chunkBytes: Bytes;
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+/** Every default in one place. */
+export const DEFAULTS = {
+  maxMemory: 64 * MiB,
+  maxEntries: 0,
+  ttl: 0,
+  ttlResolution: 1,
+  maxShards: 16,
+  minShardBudgetForAutoShards: 1 * MiB,
+  maxKeyBytes: 1024,
+  maxValueBytes: 8 * MiB,
+  chunkBytes: 1 * MiB,
+} as const;
+
+/** Hard limits. */
+export const LIMITS = {
+  minShardBudget: 64 * KiB,
+  maxMemory: 3840 * MiB,
+  maxShards: 1024,
+  maxKeyBytes: 65535,
+  /** Room in a shard that an entry cannot use: the smallest index and ghost, and block headers. */
+  shardReserve: 1 * KiB,
+} as const;
+
+const UNITS: Record<string, number> = {
+  '': 1, b: 1,
+  k: 1e3, kb: KiB, kib: KiB,
+  m: 1e6, mb: MiB, mib: MiB,
+  g: 1e9, gb: GiB, gib: GiB,
+};
+
+/**
+ * Parses a byte size: a non-negative number, or a string such as `'512mb'`, `'1.5gb'`, `'100k'`.
+ * Returns undefined when the input is not a size.
+ */
+export function parseBytes(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.floor(value) : undefined;
+  if (typeof value !== 'string') return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  if (!m) return undefined;
+  const unit = UNITS[m[2].toLowerCase()];
+  if (unit === undefined) return undefined;
+  return Math.floor(Number(m[1]) * unit);
+}
+
+function isPowerOfTwo(n: number): boolean {
+  return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+}
+
+function checkInteger(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number') throw typeError('ERR_INVALID_OPTION', `options.${name} must be a number`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw rangeError('ERR_INVALID_OPTION', `options.${name} must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Checks a TTL in ms (finite, >= 0). `name` is used in the message. */
+export function checkTtl(name: string, value: unknown): number {
+  if (typeof value !== 'number') throw typeError('ERR_INVALID_TTL', `${name} must be a number`);
+  if (!(value >= 0) || !Number.isFinite(value)) {
+    throw rangeError('ERR_INVALID_TTL', `${name} must be a finite number of milliseconds >= 0`);
+  }
+  return value;
+}
+
+/** Validates `options` and fills in the defaults. Throws TypeError / RangeError. */
+export function resolveOptions(options: CacheOptions | undefined): ResolvedOptions {
+  if (options === undefined) options = {};
+  if (options === null || typeof options !== 'object') throw typeError('ERR_INVALID_OPTION', 'options must be an object');
+
+  let maxMemory: number = DEFAULTS.maxMemory;
+  if (options.maxMemory !== undefined) {
+    const parsed = parseBytes(options.maxMemory);
+    if (parsed === undefined) {
+      if (typeof options.maxMemory !== 'number' && typeof options.maxMemory !== 'string') {
+        throw typeError('ERR_INVALID_OPTION', 'options.maxMemory must be a number of bytes or a string like \'512mb\'');
+      }
+      throw rangeError('ERR_INVALID_OPTION', 'options.maxMemory must be a number of bytes or a string like \'512mb\'');
+    }
+    maxMemory = parsed;
+  }
+  if (maxMemory < LIMITS.minShardBudget || maxMemory > LIMITS.maxMemory) {
+    throw rangeError('ERR_INVALID_OPTION', `options.maxMemory must be from 64 KiB to 3840 MiB (got ${maxMemory} bytes)`);
+  }
+
+  let shards: number;
+  if (options.shards !== undefined) {
+    if (typeof options.shards !== 'number') throw typeError('ERR_INVALID_OPTION', 'options.shards must be a number');
+    if (!isPowerOfTwo(options.shards) || options.shards > LIMITS.maxShards) {
+      throw rangeError('ERR_INVALID_OPTION', 'options.shards must be a power of two from 1 to 1024');
+    }
+    shards = options.shards;
+    if (maxMemory / shards < LIMITS.minShardBudget) {
+      throw rangeError('ERR_INVALID_OPTION', `options.shards must leave each shard at least 64 KiB of maxMemory (${maxMemory} / ${shards} is less)`);
+    }
+  } else {
+    shards = DEFAULTS.maxShards;
+    while (shards > 1 && maxMemory / shards < DEFAULTS.minShardBudgetForAutoShards) shards >>= 1;
+  }
+  const shardBudget = Math.floor(maxMemory / shards / 8) * 8;
+
+  const maxEntries = options.maxEntries === undefined ? DEFAULTS.maxEntries
+    : checkInteger('maxEntries', options.maxEntries, 0, 2 ** 32 - 1);
+  const ttl = options.ttl === undefined ? DEFAULTS.ttl : checkTtl('options.ttl', options.ttl);
+  const ttlResolution = options.ttlResolution === undefined ? DEFAULTS.ttlResolution
+    : checkInteger('ttlResolution', options.ttlResolution, 0, 1000);
+  const maxKeyBytes = options.maxKeyBytes === undefined ? DEFAULTS.maxKeyBytes
+    : checkInteger('maxKeyBytes', options.maxKeyBytes, 1, LIMITS.maxKeyBytes);
+
+  const valueRoom = shardBudget - LIMITS.shardReserve - maxKeyBytes;
+  let maxValueBytes: number;
+  if (options.maxValueBytes !== undefined) {
+    maxValueBytes = checkInteger('maxValueBytes', options.maxValueBytes, 0, 2 ** 32 - 1);
+    if (maxValueBytes > valueRoom) {
+      throw rangeError('ERR_INVALID_OPTION', `options.maxValueBytes must be at most ${valueRoom} (one shard's budget, maxMemory / shards, less the key and ~1 KiB)`);
+    }
+  } else {
+    maxValueBytes = Math.max(0, Math.min(DEFAULTS.maxValueBytes, Math.floor(shardBudget / 2), valueRoom));
+  }
+
+  if (options.serializer !== undefined) {
+    const s = options.serializer as Partial<Serializer> | null;
+    if (s === null || typeof s !== 'object' || typeof s.serialize !== 'function' || typeof s.deserialize !== 'function') {
+      throw typeError('ERR_INVALID_OPTION', 'options.serializer must be an object with serialize(value) and deserialize(bytes) functions');
+    }
+  }
+  const seed = options.seed === undefined ? Math.floor(Math.random() * 2 ** 32)
+    : checkInteger('seed', options.seed, 0, 2 ** 32 - 1);
+
+  return {
+    maxMemory,
+    maxEntries,
+    ttl,
+    ttlResolution,
+    shards,
+    maxKeyBytes,
+    maxValueBytes,
+    seed,
+    shardBudget,
+    maxEntriesPerShard: maxEntries === 0 ? 0 : Math.ceil(maxEntries / shards),
+    chunkBytes: Math.max(LIMITS.minShardBudget, Math.min(DEFAULTS.chunkBytes, shardBudget)),
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * Loads the WebAssembly core and creates its shared memory. The module is compiled once per
+ * thread, synchronously (Node allows `new WebAssembly.Module` on any thread), and may be posted to
+ * other threads with the memory; every thread then instantiates it over that same memory.
+ */
+import { readFileSync } from 'node:fs';
+
+/** Status codes returned by the core (assembly/status.ts). */
+export const ST_MISS = -1;
+export const ST_SCRATCH = -2;
+export const ST_TOO_LARGE = -3;
+export const ST_NO_MEMORY = -4;
+export const ST_BAD_CONFIG = -5;
+export const ST_NO_THREAD_SLOT = -6;
+export const ST_BAD_LAYOUT = -7;
+export const ST_NOT_STORED = 1;
+
+/** set() mode bits (assembly/table.ts). */
+export const MODE_NX = 1;
+export const MODE_XX = 2;
+export const MODE_KEEP_TTL = 4;
+
+/** Memory layout constants the host reads (assembly/layout.ts). */
+export const HEADER_BASE = 65536;
+export const H_HEAP_TOP = 40;
+export const SHARDS_BASE = HEADER_BASE + 4096 + 1024 * 16;
+export const SHARD_BYTES = 4096;
+export const S_CONTENDED = 8;
+export const S_CAP = 72;
+export const S_COUNT = 76;
+export const S_SMALL_BYTES = 112;
+export const S_USED = 120;
+export const S_RESERVED = 128;
+export const S_ENTRY_BYTES = 136;
+export const S_HITS = 192;
+export const S_MISSES = 200;
+export const S_SETS = 208;
+export const S_DELETES = 216;
+export const S_EVICTIONS = 224;
+export const S_EXPIRATIONS = 232;
+/** Bytes of a cache entry's header in the core (before key and value). */
+export const ENTRY_HEADER_BYTES = 28;
+/** Bytes the arena adds per block (its header) — counted in the entry's size. */
+export const BLOCK_OVERHEAD_BYTES = 4;
+
+const WASM_PAGE = 65536;
+/** Pages the module declares as its minimum (asconfig.json initialMemory). */
+const INITIAL_PAGES = 4;
+/** A wasm32 memory's largest size: 4 GiB. */
+export const MAX_PAGES = 65536;
+
+/** The core's exports, typed. */
+export interface CoreExports {
+  init(shards: number, shardBudget: number, maxEntriesPerShard: number, seedLo: number, seedHi: number,
+    chunkBytes: number, smallPermille: number, moveThreshold: number): number;
+  attach(): number;
+  detach(): void;
+  scratchPtr(): number;
+  scratchCapacity(): number;
+  resultPtr(): number;
+  growScratch(need: number): number;
+  maxEntryPayload(): number;
+  get(keyLen: number, now: number): number;
+  set(keyLen: number, valueAt: number, valueLen: number, flags: number, expiresAt: number, mode: number, now: number): number;
+  del(keyLen: number, now: number): number;
+  ttl(keyLen: number, now: number, setTo: number): number;
+  clear(): void;
+  sweep(shard: number, slots: number, now: number): number;
+  shardCapacity(shard: number): number;
+  xxh64(ptr: number, len: number, seed: bigint): bigint;
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+/** The compiled core module (compiled on first use in this thread). */
+export function coreModule(): WebAssembly.Module {
+  if (compiled === undefined) {
+    const url = new URL('../../build/core.wasm', import.meta.url);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(url);
+    } catch (err) {
+      throw new Error(`meshcache: cannot read the WebAssembly core at ${url.pathname}; run \`npm run build\``, { cause: err });
+    }
+    compiled = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+  }
+  return compiled;
+}
+
+/** A new shared memory for one cache. Only virtual address space is reserved up front. */
+export function createMemory(maximumBytes: number): WebAssembly.Memory {
+  const maximum = Math.min(MAX_PAGES, Math.max(INITIAL_PAGES, Math.ceil(maximumBytes / WASM_PAGE)));
+  return new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum, shared: true });
+}
+
+/** Instantiates the core over `memory` for the calling thread. */
+export function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory): CoreExports {
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  return instance.exports as unknown as CoreExports;
+}

@@ -1,0 +1,14 @@
+/**
+ * meshcache: a cache for Node.js whose entries live in one shared WebAssembly.Memory, shared by
+ * every thread of the process.
+ */
+export { Cache } from './cache/cache.js';
+export type {
+  CacheKey, SetOptions, LoadOptions, CacheStats, ShardStats, CacheHandle, AttachOptions,
+} from './cache/cache.js';
+export type { CacheOptions, ResolvedOptions, Milliseconds, Bytes } from './config.js';
+export { parseBytes, DEFAULTS, LIMITS } from './config.js';
+export { CacheError } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { msgpackSerializer } from './serializer.js';
+export type { Serializer } from './serializer.js';
