@@ -6,3 +6,5 @@ export {
 } from "./table";
 export { xxh64 } from "./hash";
 export { onAbort } from "./status";
+export * from "./lz4";
+export { xxh32 } from "./xxh32";

@@ -204,7 +204,7 @@ export class Cache<V = unknown> {
     const start = flags & FLAG_FRESH_PREFIX ? FRESH_PREFIX_BYTES : 0;
     const type = flags & TYPE_MASK;
     if (type === TYPE_STRING) return (t.scratch as NodeBuffer).utf8Slice(start, len) as V;
-    const out = copyOut(t.u8, t.sp + start, t.sp + len);
+    const out = copyOut(t.resultView(start, len - start));
     if (type === TYPE_BYTES) return out as V;
     return this.#serializer.deserialize(out) as V;
   }

@@ -19,12 +19,12 @@ let pool = new ArrayBuffer(POOL_BYTES);
 let pool8 = new Uint8Array(pool);
 let offset = 0;
 
-/** A new Buffer holding a copy of `src[start, end)` (src may view shared memory). */
-export function copyOut(src: Uint8Array, start: number, end: number): Buffer {
-  const len = end - start;
+/** A new Buffer holding a copy of `src` (which may view shared memory). */
+export function copyOut(src: Uint8Array): Buffer {
+  const len = src.length;
   if (len >= POOLED_MAX) {
     const out = Buffer.allocUnsafeSlow(len);
-    out.set(src.subarray(start, end));
+    out.set(src);
     return out;
   }
   if (offset + len > POOL_BYTES) {
@@ -34,6 +34,6 @@ export function copyOut(src: Uint8Array, start: number, end: number): Buffer {
   }
   const at = offset;
   offset = (at + len + 7) & ~7;
-  pool8.set(src.subarray(start, end), at);
+  pool8.set(src, at);
   return new PooledBuffer(pool, at, len) as unknown as Buffer;
 }

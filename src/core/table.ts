@@ -15,6 +15,8 @@ import { CacheError, rangeError, typeError } from '../errors.js';
 import type { ResolvedOptions } from '../config.js';
 
 const encoder = new TextEncoder();
+/** Results up to this length get a cached view (see resultView). */
+const RESULT_VIEW_MAX = 1024;
 /** Scratch bytes kept for values beyond the key area when a thread attaches. */
 const MIN_VALUE_ROOM = 64 * 1024;
 
@@ -56,6 +58,12 @@ export class CoreTable {
   readonly keyArea: number;
   /** Bytes the value area holds. */
   valueRoom = 0;
+  /**
+   * Views of scratch[start, start + len) by len, for the two starts a value can have (0, or 8
+   * after a fresh-until prefix), created on first use: copying a result out then allocates only
+   * the result. Dropped when the scratch area moves.
+   */
+  #resultViews: Array<Uint8Array | undefined> = [];
   /** Index (in 32-bit words) of this thread's result word. */
   resultIndex = 0;
   i32!: Int32Array;
@@ -89,6 +97,16 @@ export class CoreTable {
     this.valueView = this.u8.subarray(this.sp + Math.min(this.keyArea, this.scap), this.sp + this.scap);
     this.valueViewAfterPrefix = this.u8.subarray(this.sp + Math.min(this.keyArea + 8, this.scap), this.sp + this.scap);
     this.resultIndex = (this.x.resultPtr() >>> 0) >> 2;
+    this.#resultViews = [];
+  }
+
+  /** scratch[start, start + len) as a Uint8Array (start is 0 or 8); cached for small lengths. */
+  resultView(start: number, len: number): Uint8Array {
+    if (len > RESULT_VIEW_MAX) return this.u8.subarray(this.sp + start, this.sp + start + len);
+    const slot = start === 0 ? len : len + RESULT_VIEW_MAX + 1;
+    let v = this.#resultViews[slot];
+    if (v === undefined) v = this.#resultViews[slot] = this.u8.subarray(this.sp + start, this.sp + start + len);
+    return v;
   }
 
   /** Makes the value area hold at least `bytes`. Moves the scratch area: encode the key after. */
