@@ -2,7 +2,8 @@
 // one shared memory; see layout.ts for where the shared state lives.
 export {
   init, attach, detach, scratchPtr, scratchCapacity, resultPtr, growScratch, maxEntryPayload,
-  get, set, del, ttl, clear, sweep, shardCapacity,
+  get, set, del, ttl, clear, sweep, shardCapacity, deflate, inflate, deflateOffset, deflateScratchBytes,
+  shardsBase,
 } from "./table";
 export { xxh64 } from "./hash";
 export { onAbort } from "./status";

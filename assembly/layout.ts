@@ -17,9 +17,11 @@
 //   +24 seed u64 · +32 shard byte budget u64 · +40 heap top u32 · +44 heap lock i32
 //   +48 chunk bytes · +52 small-queue share in 1/1000 · +56 S3-FIFO move threshold · +60 heap base
 //
-// Thread slot (THREADS_BASE + slot × 16):
+// Thread slot (THREADS_BASE + slot × 32):
 //   +0 state (0 free, 1 in use) · +4 scratch pointer · +8 scratch capacity · +12 result word
-//   (the value flags of the last get, or the scratch size a call needed)
+//   (the value flags of the last get, or the scratch size a call needed) · +16 f64 ns this
+//   thread spent compressing · +24 f64 ns spent decompressing (written by the host, summed by
+//   stats; a slot's figures outlive its thread)
 
 export const HEADER_BASE: u32 = 65536;
 export const MAGIC: u32 = 0x4348534d; // "MSHC"
@@ -46,7 +48,7 @@ export const STATE_READY: i32 = 2;
 
 export const THREADS_BASE: u32 = HEADER_BASE + 4096;
 export const MAX_THREADS: u32 = 1024;
-export const THREAD_SLOT_BYTES: u32 = 16;
+export const THREAD_SLOT_BYTES: u32 = 32;
 export const T_STATE: u32 = 0;
 export const T_SCRATCH: u32 = 4;
 export const T_SCRATCH_CAP: u32 = 8;
@@ -62,7 +64,8 @@ export const SHARD_BYTES: u32 = 4096;
 //   +84 ghost mask · +88 sweep cursor · +92 chunk list head
 //   +96 small head · +100 small tail · +104 main head · +108 main tail
 //   +112 small bytes u64 · +120 used bytes u64 (all live blocks) · +128 reserved bytes u64 (arena)
-//   +136 entry bytes u64 (blocks holding entries)
+//   +136 entry bytes u64 (blocks holding entries) · +144 compressed entries u64
+//   +152 bytes saved by compression u64 (raw length − stored length, over live entries)
 //   +192.. counters u64: hits, misses, sets, deletes, evictions, expirations
 //   +512.. TLSF control: fl bitmap u32, sl bitmaps [FL_COUNT] u32, free-list heads [FL_COUNT][SL_COUNT] u32
 export const S_LOCK: u32 = 0;
@@ -83,6 +86,8 @@ export const S_SMALL_BYTES: u32 = 112;
 export const S_USED: u32 = 120;
 export const S_RESERVED: u32 = 128;
 export const S_ENTRY_BYTES: u32 = 136;
+export const S_COMPRESSED: u32 = 144;
+export const S_SAVED: u32 = 152;
 export const S_HITS: u32 = 192;
 export const S_MISSES: u32 = 200;
 export const S_SETS: u32 = 208;
@@ -113,7 +118,8 @@ export const S_TLSF: u32 = 512;
 //   +4  expires at u64 (ms since the Unix epoch; 0 = never)
 //   +12 hash u32 (low half of the key's xxh64: home slot and quick compare)
 //   +16 key length u16
-//   +18 flags u8: bits 0-3 the host's (value type, compressed); bit 4 HAS_VERSION
+//   +18 flags u8: bits 0-3 the host's (value type and prefix; bit 3 COMPRESSED, which the core
+//       reads too: the value is then [raw length u32][LZ4 block]); bit 4 HAS_VERSION
 //   +19 meta u8: bits 0-1 S3-FIFO frequency; bit 2 in the main queue; bits 3-4 MESI state
 //   +20 prev entry u32 · +24 next entry u32 (queue links; 0 = none)
 //   +28 [version u64 when HAS_VERSION: hybrid logical clock + writer id, for replication]
@@ -130,6 +136,7 @@ export const ENTRY_HEADER: u32 = 28;
 export const VERSION_BYTES: u32 = 8;
 
 export const FLAGS_HOST_MASK: u32 = 0x0f;
+export const FLAG_COMPRESSED: u32 = 0x08;
 export const FLAG_HAS_VERSION: u32 = 0x10;
 export const META_FREQ_MASK: u32 = 0x03;
 export const META_IN_MAIN: u32 = 0x04;

@@ -19,9 +19,9 @@ import {
   SHARDS_BASE, SHARD_BYTES, MAX_SHARDS, MAX_THREADS, T_STATE, T_SCRATCH, T_SCRATCH_CAP, T_RESULT,
   S_CTRL, S_CAP, S_COUNT, S_GHOST, S_GHOST_MASK, S_SWEEP, S_CHUNKS,
   S_SMALL_HEAD, S_SMALL_TAIL, S_MAIN_HEAD, S_MAIN_TAIL, S_SMALL_BYTES, S_ENTRY_BYTES,
-  S_USED, S_RESERVED, S_HITS, S_MISSES, S_SETS, S_DELETES,
+  S_USED, S_RESERVED, S_COMPRESSED, S_SAVED, S_HITS, S_MISSES, S_SETS, S_DELETES,
   E_VALUE_LEN, E_EXPIRES, E_HASH, E_KEY_LEN, E_FLAGS, E_META, ENTRY_HEADER,
-  FLAGS_HOST_MASK, META_FREQ_MASK, META_IN_MAIN,
+  FLAGS_HOST_MASK, FLAG_COMPRESSED, META_FREQ_MASK, META_IN_MAIN,
   shardAt, threadSlotAt, bump64, entryKey, entryValue,
 } from "./layout";
 import {
@@ -34,6 +34,7 @@ import {
   payloadCapacity, allocatedSize, chunkPayloadCapacity, BLOCK_MAX,
 } from "./alloc";
 import { lockShard, unlockShard } from "./lock";
+import { lz4CompressBlock, lz4DecompressBlock, lz4CompressBound, lz4WorkBytes } from "./lz4";
 import { queuePush, queueUnlink, ghostPut, ghostTake, evictOne, countRemoval } from "./evict";
 
 export const REASON_DELETED: i32 = 0;
@@ -231,8 +232,18 @@ function allocate(s: usize, payload: u32, now: u64, forEntry: bool): usize {
   }
 }
 
+/** Adds (sign 1) or removes (sign -1) a compressed entry's share of the compression counters. */
+function accountCompression(s: usize, e: usize, sign: i64): void {
+  if (!(<u32>load<u8>(e, E_FLAGS) & FLAG_COMPRESSED)) return;
+  const stored = <i64>load<u32>(e, E_VALUE_LEN);
+  const raw = <i64>load<u32>(entryValue(e));
+  store<i64>(s + S_COMPRESSED, load<i64>(s + S_COMPRESSED) + sign);
+  store<i64>(s + S_SAVED, load<i64>(s + S_SAVED) + sign * (raw - stored));
+}
+
 /** Unlinks, unindexes and frees entry `e`, counting why. */
 export function removeEntry(s: usize, e: usize, reason: i32): void {
+  accountCompression(s, e, -1);
   indexRemoveAt(s, indexSlotOf(s, e));
   queueUnlink(s, e);
   const size = allocatedSize(e);
@@ -368,6 +379,9 @@ export function detach(): void {
   tid = 0;
 }
 
+/** Where the shard headers start (the host reads counters there). */
+export function shardsBase(): usize { return <usize>SHARDS_BASE; }
+
 /** This thread's scratch area. */
 export function scratchPtr(): usize { return scratch; }
 export function scratchCapacity(): u32 { return scratchCap; }
@@ -424,8 +438,12 @@ export function get(keyLen: u32, now: f64): i32 {
     return ST_MISS;
   }
   const len = load<u32>(e, E_VALUE_LEN);
-  if (len > scratchCap) {
-    store<u32>(slotPtr + T_RESULT, len);
+  // A compressed value is handed back as stored; the host inflates it outside the lock, in place,
+  // so the scratch area must hold the stored bytes and, after them, the raw value.
+  const need = (<u32>load<u8>(e, E_FLAGS) & FLAG_COMPRESSED)
+    ? <u64>align8(len) + <u64>load<u32>(entryValue(e)) : <u64>len;
+  if (need > <u64>scratchCap) {
+    store<u32>(slotPtr + T_RESULT, need > 0xFFFFFFF0 ? 0xFFFFFFF0 : <u32>need);
     unlockShard(s);
     return ST_SCRATCH;
   }
@@ -444,6 +462,7 @@ export function get(keyLen: u32, now: f64): i32 {
  */
 export function set(keyLen: u32, valueAt: u32, valueLen: u32, flags: u32, expiresAt: f64, mode: u32, now: f64): i32 {
   if (<u64>valueAt + <u64>valueLen > <u64>scratchCap || valueAt < keyLen) return ST_BAD_CONFIG;
+  if ((flags & FLAG_COMPRESSED) && valueLen < 4) return ST_BAD_CONFIG;
   const payload = <u64>ENTRY_HEADER + <u64>keyLen + <u64>valueLen;
   if (payload > <u64>maxEntryPayload() + ENTRY_HEADER) return ST_TOO_LARGE;
   const h = xxh64(scratch, keyLen, seed);
@@ -468,10 +487,12 @@ export function set(keyLen: u32, valueAt: u32, valueLen: u32, flags: u32, expire
       const cap = payloadCapacity(e);
       if (<u64>cap >= payload && <u64>cap - payload < 64 + (payload >> 2)) {
         // Overwrite in place: same block, same queue position.
+        accountCompression(s, e, -1);
         store<u32>(e, valueLen, E_VALUE_LEN);
         store<u64>(e, expires, E_EXPIRES);
         store<u8>(e, <u8>(flags & FLAGS_HOST_MASK), E_FLAGS);
         memory.copy(entryValue(e), scratch + valueAt, valueLen);
+        accountCompression(s, e, 1);
         bumpFreq(e);
         bump64(s + S_SETS, 1);
         unlockShard(s);
@@ -512,6 +533,7 @@ export function set(keyLen: u32, valueAt: u32, valueLen: u32, flags: u32, expire
   memory.copy(e + ENTRY_HEADER + keyLen, scratch + valueAt, valueLen);
   if (!toMain && ghostTake(s, <u32>h)) toMain = true;
   queuePush(s, e, toMain);
+  accountCompression(s, e, 1);
   const index = <usize>load<u32>(s + S_CTRL);
   store<u8>(ctrlAt(index, ins), tagOf(h));
   store<u32>(slotAt(index, ins), <u32>e);
@@ -588,6 +610,8 @@ export function clear(): void {
     store<u32>(s + S_MAIN_TAIL, 0);
     store<u64>(s + S_SMALL_BYTES, 0);
     store<u64>(s + S_ENTRY_BYTES, 0);
+    store<u64>(s + S_COMPRESSED, 0);
+    store<u64>(s + S_SAVED, 0);
     shardResetArena(s);
     unlockShard(s);
   }
@@ -606,4 +630,54 @@ export function sweep(shard: u32, slots: u32, now: f64): u32 {
 /** Index capacity of a shard (for stats). */
 export function shardCapacity(shard: u32): u32 {
   return shard > shardMask ? 0 : load<u32>(shardAt(shard) + S_CAP);
+}
+
+// ─── compression (mechanism; the host decides when) ───────────────────────────────────────────
+
+// @ts-ignore: decorator
+@inline function align8(n: u32): u32 { return (n + 7) & ~7; }
+
+/** Where deflate() leaves its output for a value at scratch[valueAt, valueAt + valueLen). */
+export function deflateOffset(valueAt: u32, valueLen: u32): u32 {
+  return align8(valueAt + valueLen);
+}
+
+/** Scratch bytes deflate() needs for a value at valueAt of valueLen bytes. */
+export function deflateScratchBytes(valueAt: u32, valueLen: u32): f64 {
+  const out = <u64>deflateOffset(valueAt, valueLen);
+  return <f64>(out + 8 + <u64>align8(lz4CompressBound(valueLen)) + <u64>lz4WorkBytes());
+}
+
+/**
+ * Compresses scratch[valueAt, valueAt + valueLen) into scratch at deflateOffset() as
+ * [raw length u32][LZ4 block]. Returns the stored length when it is at most `maxStored`, 0 when
+ * compression does not save enough, or ST_SCRATCH when the scratch area is too small.
+ * Takes no lock: it only touches this thread's scratch.
+ */
+export function deflate(valueAt: u32, valueLen: u32, maxStored: u32): i32 {
+  if (<f64>scratchCap < deflateScratchBytes(valueAt, valueLen)) return ST_SCRATCH;
+  const out = scratch + deflateOffset(valueAt, valueLen);
+  const bound = lz4CompressBound(valueLen);
+  if (!bound) return 0;
+  const work = out + 8 + align8(bound);
+  const n = lz4CompressBlock(scratch + valueAt, valueLen, out + 4, bound, work);
+  if (n < 0 || <u64>n + 4 > <u64>maxStored) return 0;
+  store<u32>(out, valueLen);
+  return n + 4;
+}
+
+/**
+ * Inflates the stored value that get() left at scratch[0, storedLen) into scratch at
+ * align8(storedLen). Returns the raw length, ST_SCRATCH, or the codec's negative status.
+ */
+export function inflate(storedLen: u32): i32 {
+  if (storedLen < 4 || storedLen > scratchCap) return ST_BAD_CONFIG;
+  const raw = load<u32>(scratch);
+  const at = <u64>align8(storedLen);
+  if (at + <u64>raw > <u64>scratchCap) {
+    store<u32>(slotPtr + T_RESULT, at + <u64>raw > 0xFFFFFFF0 ? 0xFFFFFFF0 : <u32>(at + <u64>raw));
+    return ST_SCRATCH;
+  }
+  const n = lz4DecompressBlock(scratch + 4, storedLen - 4, scratch + <usize>at, raw);
+  return n == <i32>raw ? n : (n < 0 ? n : ST_BAD_CONFIG);
 }

@@ -64,10 +64,27 @@ export interface CacheOptions {
    */
   serializer?: Serializer;
   /**
+   * Transparent LZ4 compression of large values, or `false` for none. A value (after
+   * serialization) of at least `threshold` bytes is stored compressed when that saves at least
+   * `minSavings` of its size; `get` inflates it. The byte budget counts the stored size.
+   * Compression runs on the calling thread before the shard is locked; inflation runs after the
+   * lock is released.
+   * @default { threshold: 1024, minSavings: 0.125 }
+   */
+  compression?: CompressionOptions | false;
+  /**
    * Seed for the key hash. Default: random per cache, so that keys from outside cannot be chosen
    * to collide. Set it only to make placement reproducible (tests, benchmarks).
    */
   seed?: number;
+}
+
+/** Options for transparent compression. */
+export interface CompressionOptions {
+  /** Values of at least this many bytes are tried (1 to 2^31). @default 1024 */
+  threshold?: Bytes;
+  /** Least fraction of the size compression must save to be kept, in [0, 1). @default 0.125 */
+  minSavings?: number;
 }
 
 /** Options with every default filled in. */
@@ -80,6 +97,10 @@ export interface ResolvedOptions {
   maxKeyBytes: Bytes;
   maxValueBytes: Bytes;
   seed: number;
+  /** Compression threshold in bytes; 0 = compression off. */
+  compressionThreshold: Bytes;
+  /** Least fraction compression must save. */
+  compressionMinSavings: number;
   /** Per-shard byte budget. */
   shardBudget: Bytes;
   /** Per-shard entry bound (0 = none). */
@@ -103,6 +124,8 @@ export const DEFAULTS = {
   maxKeyBytes: 1024,
   maxValueBytes: 8 * MiB,
   chunkBytes: 1 * MiB,
+  compressionThreshold: 1024,
+  compressionMinSavings: 0.125,
 } as const;
 
 /** Hard limits. */
@@ -218,6 +241,22 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
       throw typeError('ERR_INVALID_OPTION', 'options.serializer must be an object with serialize(value) and deserialize(bytes) functions');
     }
   }
+  let compressionThreshold: number = DEFAULTS.compressionThreshold;
+  let compressionMinSavings: number = DEFAULTS.compressionMinSavings;
+  if (options.compression === false) {
+    compressionThreshold = 0;
+  } else if (options.compression !== undefined) {
+    const c = options.compression as CompressionOptions | null;
+    if (c === null || typeof c !== 'object') throw typeError('ERR_INVALID_OPTION', 'options.compression must be an object or false');
+    if (c.threshold !== undefined) compressionThreshold = checkInteger('compression.threshold', c.threshold, 1, 2 ** 31);
+    if (c.minSavings !== undefined) {
+      if (typeof c.minSavings !== 'number') throw typeError('ERR_INVALID_OPTION', 'options.compression.minSavings must be a number');
+      if (!(c.minSavings >= 0 && c.minSavings < 1)) {
+        throw rangeError('ERR_INVALID_OPTION', 'options.compression.minSavings must be a fraction from 0 (inclusive) to 1 (exclusive)');
+      }
+      compressionMinSavings = c.minSavings;
+    }
+  }
   const seed = options.seed === undefined ? Math.floor(Math.random() * 2 ** 32)
     : checkInteger('seed', options.seed, 0, 2 ** 32 - 1);
 
@@ -231,6 +270,8 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
     maxValueBytes,
     seed,
     shardBudget,
+    compressionThreshold,
+    compressionMinSavings,
     maxEntriesPerShard: maxEntries === 0 ? 0 : Math.ceil(maxEntries / shards),
     chunkBytes: Math.max(LIMITS.minShardBudget, Math.min(DEFAULTS.chunkBytes, shardBudget)),
   };

@@ -4,8 +4,9 @@
  * core once and allocate nothing on the JS heap but the returned value.
  */
 import {
-  createMemory, coreModule, MAX_PAGES, MODE_NX, MODE_XX, ST_MISS, ST_NOT_STORED, SHARDS_BASE,
-  SHARD_BYTES, S_CAP, S_COUNT, S_USED, S_RESERVED, S_ENTRY_BYTES, S_HITS, S_MISSES, S_SETS,
+  createMemory, coreModule, MAX_PAGES, MODE_NX, MODE_XX, ST_MISS, ST_NOT_STORED, FLAG_COMPRESSED,
+  SHARD_BYTES, S_COMPRESSED, S_SAVED, THREADS_BASE, THREAD_SLOT_BYTES, MAX_THREADS,
+  T_COMPRESS_NS_FROM_RESULT, T_DECOMPRESS_NS_FROM_RESULT, S_CAP, S_COUNT, S_USED, S_RESERVED, S_ENTRY_BYTES, S_HITS, S_MISSES, S_SETS,
   S_DELETES, S_EVICTIONS, S_EXPIRATIONS, S_CONTENDED,
 } from '../core/wasm.js';
 import { CoreTable, statusError } from '../core/table.js';
@@ -73,6 +74,14 @@ export interface CacheStats {
   contended: number;
   /** Largest shard entry count divided by the mean (1 = perfectly balanced). */
   balance: number;
+  /** Entries stored compressed. */
+  compressedEntries: number;
+  /** Bytes compression saves over the live entries (raw size − stored size). */
+  bytesSaved: number;
+  /** Time all threads spent compressing values, in ms. */
+  compressMs: number;
+  /** Time all threads spent inflating values, in ms. */
+  decompressMs: number;
   shards: ShardStats[];
 }
 
@@ -122,6 +131,8 @@ export class Cache<V = unknown> {
   readonly #maxValueBytes: number;
   readonly #ttl: number;
   readonly #ttlResolution: number;
+  readonly #compressThreshold: number;
+  readonly #compressKeep: number;
   #cachedNow = 0;
   readonly #clearNow = () => { this.#cachedNow = 0; };
   readonly #inflight = new Map<string, Inflight>();
@@ -154,6 +165,8 @@ export class Cache<V = unknown> {
     this.#maxValueBytes = this.#options.maxValueBytes;
     this.#ttl = this.#options.ttl;
     this.#ttlResolution = this.#options.ttlResolution;
+    this.#compressThreshold = this.#options.compressionThreshold;
+    this.#compressKeep = 1 - this.#options.compressionMinSavings;
   }
 
   /** The same cache in this thread, from a handle posted by another thread. */
@@ -200,11 +213,13 @@ export class Cache<V = unknown> {
     return options.ttl === undefined ? this.#ttl : checkTtl('options.ttl', options.ttl);
   }
 
+  /** The value get left in scratch: `len` bytes from t.valueStart, with `flags`. */
   #decode(t: CoreTable, len: number, flags: number): V {
-    const start = flags & FLAG_FRESH_PREFIX ? FRESH_PREFIX_BYTES : 0;
+    const start = t.valueStart + (flags & FLAG_FRESH_PREFIX ? FRESH_PREFIX_BYTES : 0);
+    const end = t.valueStart + len;
     const type = flags & TYPE_MASK;
-    if (type === TYPE_STRING) return (t.scratch as NodeBuffer).utf8Slice(start, len) as V;
-    const out = copyOut(t.resultView(start, len - start));
+    if (type === TYPE_STRING) return (t.scratch as NodeBuffer).utf8Slice(start, end) as V;
+    const out = copyOut(t.resultView(start, end - start));
     if (type === TYPE_BYTES) return out as V;
     return this.#serializer.deserialize(out) as V;
   }
@@ -224,16 +239,19 @@ export class Cache<V = unknown> {
   #store(key: CacheKey, value: unknown, ttl: number, mode: number, freshUntil: number): number {
     const t = this.#table();
     const prefix = freshUntil > 0 ? FRESH_PREFIX_BYTES : 0;
+    const threshold = this.#compressThreshold;
     let flags = prefix ? FLAG_FRESH_PREFIX : 0;
     let valueLen: number;
     let keyLen: number;
     if (typeof value === 'string') {
       flags |= TYPE_STRING;
-      if (value.length * 3 + prefix > t.valueRoom) {
+      const bound = value.length * 3 + prefix;
+      if (bound > t.valueRoom) {
         const bytes = Buffer.byteLength(value);
         if (bytes > this.#maxValueBytes) throw this.#tooLarge(bytes);
         t.reserveValue(bytes + prefix);
       }
+      if (threshold && bound >= threshold) t.reserveScratch(t.x.deflateScratchBytes(t.keyArea, Math.min(bound, t.valueRoom)));
       keyLen = t.encodeKey(key);
       valueLen = encoder.encodeInto(value, prefix ? t.valueViewAfterPrefix : t.valueView).written;
       if (valueLen > this.#maxValueBytes) throw this.#tooLarge(valueLen);
@@ -248,6 +266,7 @@ export class Cache<V = unknown> {
       valueLen = bytes.length;
       if (valueLen > this.#maxValueBytes) throw this.#tooLarge(valueLen);
       t.reserveValue(valueLen + prefix);
+      if (threshold && valueLen + prefix >= threshold) t.reserveScratch(t.x.deflateScratchBytes(t.keyArea, valueLen + prefix));
       keyLen = t.encodeKey(key);
       t.u8.set(bytes, t.sp + t.keyArea + prefix);
     }
@@ -255,8 +274,18 @@ export class Cache<V = unknown> {
       this.#f64[0] = freshUntil;
       t.u8.set(this.#f64Bytes, t.sp + t.keyArea);
     }
+    let at = t.keyArea;
+    let len = valueLen + prefix;
+    if (threshold && len >= threshold) {
+      const stored = t.deflate(len, Math.floor(len * this.#compressKeep));
+      if (stored > 0) {
+        at = t.x.deflateOffset(at, len);
+        len = stored;
+        flags |= FLAG_COMPRESSED;
+      }
+    }
     const now = this.#now();
-    const status = t.x.set(keyLen, t.keyArea, valueLen + prefix, flags, ttl > 0 ? now + ttl : 0, mode, now);
+    const status = t.x.set(keyLen, at, len, flags, ttl > 0 ? now + ttl : 0, mode, now);
     if (status < 0) throw statusError(status, 'set');
     return status;
   }
@@ -336,7 +365,7 @@ export class Cache<V = unknown> {
     const t = this.#table();
     const view = new DataView(t.memory.buffer);
     let n = 0;
-    for (let i = 0; i < this.#options.shards; i++) n += view.getUint32(SHARDS_BASE + i * SHARD_BYTES + S_COUNT, true);
+    for (let i = 0; i < this.#options.shards; i++) n += view.getUint32(t.shardsBase + i * SHARD_BYTES + S_COUNT, true);
     return n;
   }
 
@@ -386,7 +415,7 @@ export class Cache<V = unknown> {
         const flags = t.resultFlags();
         let stale = false;
         if (flags & FLAG_FRESH_PREFIX) {
-          this.#f64Bytes.set(t.u8.subarray(t.sp, t.sp + FRESH_PREFIX_BYTES));
+          this.#f64Bytes.set(t.u8.subarray(t.sp + t.valueStart, t.sp + t.valueStart + FRESH_PREFIX_BYTES));
           stale = this.#f64[0] <= now;
         }
         const value = this.#decode(t, len, flags);
@@ -427,8 +456,9 @@ export class Cache<V = unknown> {
     const shards: ShardStats[] = [];
     let hits = 0, misses = 0, sets = 0, deletes = 0, evictions = 0, expirations = 0;
     let entries = 0, bytes = 0, usedBytes = 0, reservedBytes = 0, contended = 0, maxEntries = 0;
+    let compressedEntries = 0, bytesSaved = 0;
     for (let i = 0; i < this.#options.shards; i++) {
-      const s = SHARDS_BASE + i * SHARD_BYTES;
+      const s = t.shardsBase + i * SHARD_BYTES;
       const shard: ShardStats = {
         entries: view.getUint32(s + S_COUNT, true),
         bytes: u64(s + S_ENTRY_BYTES),
@@ -444,11 +474,19 @@ export class Cache<V = unknown> {
       evictions += u64(s + S_EVICTIONS);
       expirations += u64(s + S_EXPIRATIONS);
       contended += view.getUint32(s + S_CONTENDED, true);
+      compressedEntries += u64(s + S_COMPRESSED);
+      bytesSaved += u64(s + S_SAVED);
       entries += shard.entries;
       bytes += shard.bytes;
       usedBytes += shard.usedBytes;
       reservedBytes += shard.reservedBytes;
       if (shard.entries > maxEntries) maxEntries = shard.entries;
+    }
+    let compressNs = 0, decompressNs = 0;
+    for (let i = 0; i < MAX_THREADS; i++) {
+      const result = THREADS_BASE + i * THREAD_SLOT_BYTES + 12;
+      compressNs += view.getFloat64(result + T_COMPRESS_NS_FROM_RESULT, true);
+      decompressNs += view.getFloat64(result + T_DECOMPRESS_NS_FROM_RESULT, true);
     }
     const mean = entries / this.#options.shards;
     return {
@@ -456,6 +494,7 @@ export class Cache<V = unknown> {
       sets, deletes, evictions, expirations, entries, bytes, usedBytes, reservedBytes,
       budget: this.#options.maxMemory, memoryBytes: t.memory.buffer.byteLength, contended,
       balance: mean === 0 ? 1 : maxEntries / mean,
+      compressedEntries, bytesSaved, compressMs: compressNs / 1e6, decompressMs: decompressNs / 1e6,
       shards,
     };
   }

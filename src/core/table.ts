@@ -9,7 +9,8 @@
  */
 import {
   coreModule, instantiateCore, type CoreExports, ST_SCRATCH, ST_NO_MEMORY, ST_TOO_LARGE,
-  ST_NO_THREAD_SLOT, ST_BAD_LAYOUT, ST_BAD_CONFIG,
+  ST_NO_THREAD_SLOT, ST_BAD_LAYOUT, ST_BAD_CONFIG, FLAG_COMPRESSED, T_COMPRESS_NS_FROM_RESULT,
+  T_DECOMPRESS_NS_FROM_RESULT,
 } from './wasm.js';
 import { CacheError, rangeError, typeError } from '../errors.js';
 import type { ResolvedOptions } from '../config.js';
@@ -67,6 +68,14 @@ export class CoreTable {
   /** Index (in 32-bit words) of this thread's result word. */
   resultIndex = 0;
   i32!: Int32Array;
+  /** This thread's slot counters of time spent compressing / decompressing (ns, f64). */
+  f64!: Float64Array;
+  compressNsIndex = 0;
+  decompressNsIndex = 0;
+  /** Where the last get's value starts in scratch: 0, or past the stored bytes it inflated. */
+  valueStart = 0;
+  /** Where the shard headers start in the memory. */
+  readonly shardsBase: number;
 
   constructor(memory: WebAssembly.Memory, module: WebAssembly.Module | undefined, opts: ResolvedOptions, layOut: boolean) {
     this.memory = memory;
@@ -80,6 +89,7 @@ export class CoreTable {
     }
     const tid = this.x.attach();
     if (tid < 0) throw statusError(tid, layOut ? 'new Cache()' : 'Cache.attach()');
+    this.shardsBase = this.x.shardsBase() >>> 0;
     this.refresh();
     if (this.scap < this.keyArea + MIN_VALUE_ROOM) this.growScratch(this.keyArea + MIN_VALUE_ROOM);
   }
@@ -96,13 +106,17 @@ export class CoreTable {
     this.valueRoom = Math.max(0, this.scap - this.keyArea);
     this.valueView = this.u8.subarray(this.sp + Math.min(this.keyArea, this.scap), this.sp + this.scap);
     this.valueViewAfterPrefix = this.u8.subarray(this.sp + Math.min(this.keyArea + 8, this.scap), this.sp + this.scap);
-    this.resultIndex = (this.x.resultPtr() >>> 0) >> 2;
+    const result = this.x.resultPtr() >>> 0;
+    this.resultIndex = result >> 2;
+    this.f64 = new Float64Array(buffer);
+    this.compressNsIndex = (result + T_COMPRESS_NS_FROM_RESULT) >> 3;
+    this.decompressNsIndex = (result + T_DECOMPRESS_NS_FROM_RESULT) >> 3;
     this.#resultViews = [];
   }
 
-  /** scratch[start, start + len) as a Uint8Array (start is 0 or 8); cached for small lengths. */
+  /** scratch[start, start + len) as a Uint8Array; cached for small lengths at starts 0 and 8. */
   resultView(start: number, len: number): Uint8Array {
-    if (len > RESULT_VIEW_MAX) return this.u8.subarray(this.sp + start, this.sp + start + len);
+    if (len > RESULT_VIEW_MAX || (start !== 0 && start !== 8)) return this.u8.subarray(this.sp + start, this.sp + start + len);
     const slot = start === 0 ? len : len + RESULT_VIEW_MAX + 1;
     let v = this.#resultViews[slot];
     if (v === undefined) v = this.#resultViews[slot] = this.u8.subarray(this.sp + start, this.sp + start + len);
@@ -112,6 +126,22 @@ export class CoreTable {
   /** Makes the value area hold at least `bytes`. Moves the scratch area: encode the key after. */
   reserveValue(bytes: number): void {
     if (bytes > this.valueRoom) this.growScratch(this.keyArea + bytes);
+  }
+
+  /** Makes the scratch area hold at least `bytes`. Moves it: encode the key after. */
+  reserveScratch(bytes: number): void {
+    if (bytes > this.scap) this.growScratch(bytes);
+  }
+
+  /**
+   * Compresses the value at scratch[keyArea, keyArea + len) when that stores it in at most
+   * `maxStored` bytes; returns the stored length (its bytes at deflateOffset) or 0. Timed.
+   */
+  deflate(len: number, maxStored: number): number {
+    const t0 = performance.now();
+    const n = this.x.deflate(this.keyArea, len, maxStored);
+    this.f64[this.compressNsIndex] += (performance.now() - t0) * 1e6;
+    return n > 0 ? n : 0;
   }
 
   /** Grows the scratch area to at least `need` bytes. */
@@ -147,13 +177,30 @@ export class CoreTable {
    * scratch start and its flags in the result word), or a negative status (ST_MISS).
    */
   get(key: string | Uint8Array, keyLen: number, now: number): number {
-    let len = this.x.get(keyLen, now);
-    while (len === ST_SCRATCH) {
-      this.growScratch(this.i32[this.resultIndex] >>> 0);
-      keyLen = this.encodeKey(key);
-      len = this.x.get(keyLen, now);
+    for (;;) {
+      const len = this.x.get(keyLen, now);
+      if (len === ST_SCRATCH) {
+        this.growScratch(this.i32[this.resultIndex] >>> 0);
+        keyLen = this.encodeKey(key);
+        continue;
+      }
+      if (len < 0 || (this.i32[this.resultIndex] & FLAG_COMPRESSED) === 0) {
+        this.valueStart = 0;
+        return len;
+      }
+      // Stored compressed: inflate outside the shard lock, in this thread's scratch.
+      const t0 = performance.now();
+      const raw = this.x.inflate(len);
+      this.f64[this.decompressNsIndex] += (performance.now() - t0) * 1e6;
+      if (raw === ST_SCRATCH) {
+        this.growScratch(this.i32[this.resultIndex] >>> 0);
+        keyLen = this.encodeKey(key);
+        continue;
+      }
+      if (raw < 0) throw new CacheError('ERR_CORE', `a stored value failed to inflate (status ${raw})`);
+      this.valueStart = (len + 7) & ~7;
+      return raw;
     }
-    return len;
   }
 
   /** Flags of the value returned by the last get. */

@@ -21,9 +21,6 @@ export const MODE_XX = 2;
 export const MODE_KEEP_TTL = 4;
 
 /** Memory layout constants the host reads (assembly/layout.ts). */
-export const HEADER_BASE = 65536;
-export const H_HEAP_TOP = 40;
-export const SHARDS_BASE = HEADER_BASE + 4096 + 1024 * 16;
 export const SHARD_BYTES = 4096;
 export const S_CONTENDED = 8;
 export const S_CAP = 72;
@@ -32,12 +29,23 @@ export const S_SMALL_BYTES = 112;
 export const S_USED = 120;
 export const S_RESERVED = 128;
 export const S_ENTRY_BYTES = 136;
+export const S_COMPRESSED = 144;
+export const S_SAVED = 152;
 export const S_HITS = 192;
 export const S_MISSES = 200;
 export const S_SETS = 208;
 export const S_DELETES = 216;
 export const S_EVICTIONS = 224;
 export const S_EXPIRATIONS = 232;
+/** Value flag (host bit 3) the core also reads: the value is [raw length u32][LZ4 block]. */
+export const FLAG_COMPRESSED = 8;
+/** Thread slot fields after the result word (resultPtr() + 4, + 12): f64 ns compressing / decompressing. */
+export const T_COMPRESS_NS_FROM_RESULT = 4;
+export const T_DECOMPRESS_NS_FROM_RESULT = 12;
+/** Thread slots: base and size (assembly/layout.ts). */
+export const THREADS_BASE = 65536 + 4096;
+export const THREAD_SLOT_BYTES = 32;
+export const MAX_THREADS = 1024;
 /** Bytes of a cache entry's header in the core (before key and value). */
 export const ENTRY_HEADER_BYTES = 28;
 /** Bytes the arena adds per block (its header) — counted in the entry's size. */
@@ -67,6 +75,11 @@ export interface CoreExports {
   clear(): void;
   sweep(shard: number, slots: number, now: number): number;
   shardCapacity(shard: number): number;
+  shardsBase(): number;
+  deflate(valueAt: number, valueLen: number, maxStored: number): number;
+  inflate(storedLen: number): number;
+  deflateOffset(valueAt: number, valueLen: number): number;
+  deflateScratchBytes(valueAt: number, valueLen: number): number;
   xxh64(ptr: number, len: number, seed: bigint): bigint;
 }
 
