@@ -6,9 +6,10 @@ export { Cache } from './cache/cache.js';
 export type {
   CacheKey, SetOptions, LoadOptions, CacheStats, ShardStats, CacheHandle, AttachOptions,
 } from './cache/cache.js';
-export type { CacheOptions, ResolvedOptions, Milliseconds, Bytes } from './config.js';
+export type { CacheOptions, CompressionOptions, ResolvedOptions, Milliseconds, Bytes } from './config.js';
 export { parseBytes, DEFAULTS, LIMITS } from './config.js';
 export { CacheError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { msgpackSerializer } from './serializer.js';
 export type { Serializer } from './serializer.js';
+export * as lz4 from './lz4.js';
