@@ -12,4 +12,3 @@ export { CacheError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { msgpackSerializer } from './serializer.js';
 export type { Serializer } from './serializer.js';
-export * as lz4 from './lz4.js';
