@@ -12,3 +12,5 @@ export { CacheError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { msgpackSerializer } from './serializer.js';
 export type { Serializer } from './serializer.js';
+export * as lz4 from './lz4.js';
+export { Lz4Error } from './core/codec.js';

@@ -36,7 +36,7 @@ export type Lz4ErrorCode =
 /** What each code means, as the start of its message. */
 const MESSAGES: Readonly<Record<Lz4ErrorCode, string>> = {
   ERR_LZ4_MALFORMED: 'the input is not valid LZ4 data',
-  ERR_LZ4_OUTPUT_TOO_SMALL: 'the decompressed data does not fit the output bound',
+  ERR_LZ4_OUTPUT_TOO_SMALL: 'the decompressed data exceeds its bound',
   ERR_LZ4_CHECKSUM: 'an LZ4 frame header, block or content checksum does not match',
   ERR_LZ4_UNSUPPORTED: 'the LZ4 data uses a feature this decoder does not support (legacy frame, dictionary id or another frame version)',
   ERR_LZ4_BAD_OFFSET: 'an LZ4 match offset is 0 or points before the start of the output',
@@ -199,25 +199,28 @@ function codec(): CodecState {
   return (state ??= createState());
 }
 
-/** Grows `s`'s memory to hold `endBytes` bytes (at least doubling), and refreshes the view. */
+/**
+ * Grows `s`'s memory to hold `endBytes` bytes (at least doubling it) and refreshes the view. Only
+ * this thread grows this memory, so the view's length is its size: the hot path never reads
+ * `memory.buffer`.
+ */
 function ensure(s: CodecState, endBytes: number): void {
-  const have = s.memory.buffer.byteLength;
-  if (endBytes > have) {
-    const maxBytes = MAX_PAGES * WASM_PAGE_BYTES;
-    if (endBytes > maxBytes) {
-      throw rangeError('ERR_OUT_OF_MEMORY', `lz4: the job needs ${endBytes} bytes of WebAssembly memory, over its 4 GiB limit`);
-    }
-    const target = Math.min(maxBytes, Math.max(endBytes, have * 2));
-    try {
-      s.memory.grow(Math.ceil((target - have) / WASM_PAGE_BYTES));
-    } catch (err) {
-      throw Object.assign(
-        new RangeError(`lz4: cannot grow the codec's WebAssembly memory to ${target} bytes`, { cause: err }),
-        { code: 'ERR_OUT_OF_MEMORY' as const },
-      );
-    }
+  const have = s.u8.byteLength;
+  if (endBytes <= have) return;
+  const maxBytes = MAX_PAGES * WASM_PAGE_BYTES;
+  if (endBytes > maxBytes) {
+    throw rangeError('ERR_OUT_OF_MEMORY', `lz4: the job needs ${endBytes} bytes of WebAssembly memory, over its 4 GiB limit`);
   }
-  if (s.u8.byteLength !== s.memory.buffer.byteLength) s.u8 = new Uint8Array(s.memory.buffer);
+  const target = Math.min(maxBytes, Math.max(endBytes, have * 2));
+  try {
+    s.memory.grow(Math.ceil((target - have) / WASM_PAGE_BYTES));
+  } catch (err) {
+    throw Object.assign(
+      new RangeError(`lz4: cannot grow the codec's WebAssembly memory to ${target} bytes`, { cause: err }),
+      { code: 'ERR_OUT_OF_MEMORY' as const },
+    );
+  }
+  s.u8 = new Uint8Array(s.memory.buffer);
 }
 
 /** Copies `input` into the input area (growing the memory for it) and returns where output goes. */
@@ -237,7 +240,7 @@ function takeOutput(s: CodecState, at: number, n: number): Buffer {
 
 /** Ends a call: drops an instance whose memory grew past RETAIN_LIMIT_BYTES. */
 function release(s: CodecState): void {
-  if (s.memory.buffer.byteLength > RETAIN_LIMIT_BYTES && state === s) state = undefined;
+  if (s.u8.byteLength > RETAIN_LIMIT_BYTES && state === s) state = undefined;
 }
 
 /** The error for a negative status; `detail` is appended to the code's message. */
@@ -280,7 +283,7 @@ export function decompressBlock(block: Uint8Array, maxOutputBytes: number): Buff
     const out = placeInput(s, block, cap);
     const n = s.x.lz4DecompressBlock(s.inputAt, block.length, out, cap);
     if (n === s.statusOf.ERR_LZ4_OUTPUT_TOO_SMALL) {
-      throw statusError(s, n, `: the block decodes to more than maxOutputBytes (${maxOutputBytes})`);
+      throw statusError(s, n, `: more than maxOutputBytes (${maxOutputBytes})`);
     }
     if (n < 0) throw statusError(s, n);
     return takeOutput(s, out, n);
@@ -339,7 +342,7 @@ export function decompressFrame(frame: Uint8Array, maxOutputBytes: number): Buff
 
     if (declared >= 0) {
       if (declared > maxOutputBytes) {
-        throw statusError(s, tooSmall, `: the frame declares ${declared} bytes, over maxOutputBytes (${maxOutputBytes})`);
+        throw statusError(s, tooSmall, `: the frame declares ${declared} bytes, maxOutputBytes is ${maxOutputBytes}`);
       }
       ensure(s, out + declared);
       const n = s.x.lz4DecompressFrame(s.inputAt, frame.length, out, declared);
@@ -356,7 +359,7 @@ export function decompressFrame(frame: Uint8Array, maxOutputBytes: number): Buff
       const n = s.x.lz4DecompressFrame(s.inputAt, frame.length, out, cap);
       if (n >= 0) return takeOutput(s, out, n);
       if (n !== tooSmall || cap >= ceiling) {
-        throw statusError(s, n, n === tooSmall ? `: the frames decode to more than maxOutputBytes (${maxOutputBytes})` : '');
+        throw statusError(s, n, n === tooSmall ? `: more than maxOutputBytes (${maxOutputBytes})` : '');
       }
       cap = Math.min(ceiling, cap * 2);
     }
