@@ -21,6 +21,7 @@ import {
   HEADER_BASE, H_HEAP_TOP, H_HEAP_LOCK,
   S_TLSF, S_CHUNKS, S_RESERVED, S_USED,
 } from "./layout";
+import { holderIsDead } from "./lock";
 
 const FREE: u32 = 1;
 const LEFT_FREE: u32 = 2;
@@ -165,6 +166,20 @@ function searchFree(c: usize, size: u32): usize {
   return head(c, fl, ctz<u32>(m));
 }
 
+/** Block-header accessors for the repair walk. */
+export const BLOCK_FREE: u32 = FREE;
+export const BLOCK_LEFT_FREE: u32 = LEFT_FREE;
+export const BLOCK_TAGS: u32 = TAGS;
+export const BLOCK_MIN_BYTES: u32 = BLOCK_MIN;
+export const CHUNK_HEADER_BYTES: u32 = CHUNK_HEADER;
+
+/** Makes [b, b + size) one free block in the shard's lists (the repair walk's free runs). */
+export function tlsfInsertRun(shard: usize, b: usize, size: u32): void {
+  setInfo(b, size | FREE);
+  store<u32>(b + size - 4, <u32>b);
+  insertFree(shard + S_TLSF, b);
+}
+
 /** Resets a shard's TLSF control (no free blocks). */
 export function tlsfReset(shard: usize): void {
   memory.fill(shard + S_TLSF, 0, TLSF_CONTROL_BYTES);
@@ -195,11 +210,12 @@ export function tlsfAlloc(shard: usize, payload: u32): usize {
   const bsize = blockSize(b);
   const leftFlag = info(b) & LEFT_FREE;
   if (bsize - size >= BLOCK_MIN) {
-    setInfo(b, size | leftFlag);
+    // The remainder's header first: until b shrinks, a physical walk skips it inside b.
     const r = b + size;
     const rsize = bsize - size;
     setInfo(r, rsize | FREE);
     store<u32>(r + rsize - 4, <u32>r);
+    setInfo(b, size | leftFlag);
     insertFree(c, r);
   } else {
     setInfo(b, bsize | leftFlag);
@@ -245,10 +261,18 @@ export function chunkPayloadCapacity(chunkBytes: u32): u32 {
  * Takes `bytes` (a multiple of 8) from the global heap, growing the memory if needed. Returns the
  * start, or 0 when the memory cannot grow. Callers may hold a shard lock: this never traps.
  */
-export function heapAlloc(bytes: u32): usize {
+export function heapAlloc(bytes: u32, tid: i32): usize {
   const lockPtr = <usize>(HEADER_BASE + H_HEAP_LOCK);
-  while (atomic.cmpxchg<i32>(lockPtr, 0, 1) != 0) {
-    memory.atomic.wait32(lockPtr, 1, 100000);
+  // The heap lock guards two stores (grow, heap top): a dead holder left nothing half done.
+  for (let tries = 0; ; tries++) {
+    const v = atomic.cmpxchg<i32>(lockPtr, 0, tid);
+    if (v == 0) break;
+    if (holderIsDead(v)) {
+      if (atomic.cmpxchg<i32>(lockPtr, v, tid) == v) break;
+      continue;
+    }
+    if (tries > 100000) return 0;
+    memory.atomic.wait32(lockPtr, v, 100000);
   }
   const topPtr = <usize>(HEADER_BASE + H_HEAP_TOP);
   const top = <u64>atomic.load<u32>(topPtr);
@@ -275,7 +299,7 @@ export function heapAlloc(bytes: u32): usize {
  * Gives the shard a new chunk of at least `minPayload` payload bytes, if its budget allows.
  * Returns false when the budget is exhausted or the memory cannot grow.
  */
-export function shardGrow(shard: usize, minPayload: u32, chunkBytes: u32, budget: u64): bool {
+export function shardGrow(shard: usize, minPayload: u32, chunkBytes: u32, budget: u64, tid: i32): bool {
   const reserved = load<u64>(shard + S_RESERVED);
   let bytes = chunkBytes;
   const need = findableSize(blockSizeFor(minPayload)) + CHUNK_OVERHEAD;
@@ -288,13 +312,14 @@ export function shardGrow(shard: usize, minPayload: u32, chunkBytes: u32, budget
     if (left < need) return false;
     bytes = left;
   }
-  const start = heapAlloc(bytes);
+  const start = heapAlloc(bytes, tid);
   if (!start) return false;
+  // Blocks first, then the link: a repair walk only ever sees fully laid-out chunks.
   store<u32>(start, load<u32>(shard + S_CHUNKS));
   store<u32>(start, bytes, 4);
+  tlsfAddChunk(shard, start, bytes);
   store<u32>(shard + S_CHUNKS, <u32>start);
   store<u64>(shard + S_RESERVED, reserved + <u64>bytes);
-  tlsfAddChunk(shard, start, bytes);
   return true;
 }
 

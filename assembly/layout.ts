@@ -16,6 +16,8 @@
 //   +12 shard count · +16 shard mask · +20 max entries per shard (0 = no bound)
 //   +24 seed u64 · +32 shard byte budget u64 · +40 heap top u32 · +44 heap lock i32
 //   +48 chunk bytes · +52 small-queue share in 1/1000 · +56 S3-FIFO move threshold · +60 heap base
+//   +64 lock timeout in ms (a caller gives up waiting for a shard lock after this long)
+//   +1024.. owner table: u16 per shard, the shard's owning worker + 1 (0 = none), for stats
 //
 // Thread slot (THREADS_BASE + slot × 32):
 //   +0 state (0 free, 1 in use) · +4 scratch pointer · +8 scratch capacity · +12 result word
@@ -41,6 +43,8 @@ export const H_CHUNK_BYTES: u32 = 48;
 export const H_SMALL_PERMILLE: u32 = 52;
 export const H_MOVE_THRESHOLD: u32 = 56;
 export const H_HEAP_BASE: u32 = 60;
+export const H_LOCK_TIMEOUT_MS: u32 = 64;
+export const H_OWNERS: u32 = 1024;
 
 export const STATE_EMPTY: i32 = 0;
 export const STATE_LAYING_OUT: i32 = 1;
@@ -50,6 +54,10 @@ export const THREADS_BASE: u32 = HEADER_BASE + 4096;
 export const MAX_THREADS: u32 = 1024;
 export const THREAD_SLOT_BYTES: u32 = 32;
 export const T_STATE: u32 = 0;
+/** Thread slot states. A DEAD slot's thread is gone; locks it holds may be taken over. */
+export const THREAD_FREE: u32 = 0;
+export const THREAD_LIVE: u32 = 1;
+export const THREAD_DEAD: u32 = 2;
 export const T_SCRATCH: u32 = 4;
 export const T_SCRATCH_CAP: u32 = 8;
 export const T_RESULT: u32 = 12;
@@ -120,7 +128,9 @@ export const S_TLSF: u32 = 512;
 //   +16 key length u16
 //   +18 flags u8: bits 0-3 the host's (value type and prefix; bit 3 COMPRESSED, which the core
 //       reads too: the value is then [raw length u32][LZ4 block]); bit 4 HAS_VERSION
-//   +19 meta u8: bits 0-1 S3-FIFO frequency; bit 2 in the main queue; bits 3-4 MESI state
+//   +19 meta u8: bits 0-1 S3-FIFO frequency; bit 2 in the main queue; bits 3-4 MESI state;
+//       bit 5 COMMITTED (set last when the entry is written, cleared first when it is removed:
+//       the shard repair pass keeps exactly the committed entries)
 //   +20 prev entry u32 · +24 next entry u32 (queue links; 0 = none)
 //   +28 [version u64 when HAS_VERSION: hybrid logical clock + writer id, for replication]
 //   then key bytes, then value bytes
@@ -140,6 +150,7 @@ export const FLAG_COMPRESSED: u32 = 0x08;
 export const FLAG_HAS_VERSION: u32 = 0x10;
 export const META_FREQ_MASK: u32 = 0x03;
 export const META_IN_MAIN: u32 = 0x04;
+export const META_COMMITTED: u32 = 0x20;
 
 // @ts-ignore: decorator
 @inline export function entryKey(e: usize): usize {

@@ -16,6 +16,8 @@ export const ST_BAD_CONFIG: i32 = -5;
 export const ST_NO_THREAD_SLOT: i32 = -6;
 /** The memory was laid out by another build of the core (magic or layout version differ). */
 export const ST_BAD_LAYOUT: i32 = -7;
+/** A shard lock could not be had within the cache's lock timeout. Nothing was changed. */
+export const ST_LOCK_TIMEOUT: i32 = -8;
 /** A conditional set (NX / XX) did not store. Not an error. */
 export const ST_NOT_STORED: i32 = 1;
 

@@ -15,6 +15,8 @@
 import {
   HEADER_BASE, H_MAGIC, H_STATE, H_VERSION, H_SHARDS, H_SHARD_MASK, H_MAX_ENTRIES, H_SEED,
   H_BUDGET, H_HEAP_TOP, H_CHUNK_BYTES, H_SMALL_PERMILLE, H_MOVE_THRESHOLD, H_HEAP_BASE,
+  H_LOCK_TIMEOUT_MS, H_OWNERS, H_HEAP_LOCK as H_HEAP_LOCK_, THREAD_FREE, THREAD_LIVE, THREAD_DEAD, META_COMMITTED, S_LOCK,
+  S_SMALL_BYTES as S_SMALL_BYTES_, E_PREV, E_NEXT,
   MAGIC, LAYOUT_VERSION, STATE_EMPTY, STATE_LAYING_OUT, STATE_READY,
   SHARDS_BASE, SHARD_BYTES, MAX_SHARDS, MAX_THREADS, T_STATE, T_SCRATCH, T_SCRATCH_CAP, T_RESULT,
   S_CTRL, S_CAP, S_COUNT, S_GHOST, S_GHOST_MASK, S_SWEEP, S_CHUNKS,
@@ -26,12 +28,13 @@ import {
 } from "./layout";
 import {
   ST_MISS, ST_SCRATCH, ST_TOO_LARGE, ST_NO_MEMORY, ST_BAD_CONFIG, ST_NO_THREAD_SLOT,
-  ST_BAD_LAYOUT, ST_NOT_STORED,
+  ST_BAD_LAYOUT, ST_NOT_STORED, ST_LOCK_TIMEOUT,
 } from "./status";
 import { xxh64 } from "./hash";
 import {
   tlsfAlloc, tlsfFree, tlsfReset, shardGrow, shardResetArena, heapAlloc, blockSizeFor,
-  payloadCapacity, allocatedSize, chunkPayloadCapacity, BLOCK_MAX,
+  allocatedSize, chunkPayloadCapacity, BLOCK_MAX, BLOCK_FREE, BLOCK_LEFT_FREE, BLOCK_TAGS,
+  BLOCK_MIN_BYTES, CHUNK_HEADER_BYTES, BLOCK_OVERHEAD, tlsfInsertRun,
 } from "./alloc";
 import { lockShard, unlockShard } from "./lock";
 import { lz4CompressBlock, lz4DecompressBlock, lz4CompressBound, lz4WorkBytes } from "./lz4";
@@ -127,13 +130,17 @@ function indexFind(s: usize, h: u64, key: usize, keyLen: u32): i32 {
   return i32.MIN_VALUE;
 }
 
-/** Slot that holds entry `e` (found from its home slot). */
-function indexSlotOf(s: usize, e: usize): u32 {
-  const mask = load<u32>(s + S_CAP) - 1;
+/** Slot that holds entry `e` (found from its home slot), or -1 when it is not indexed. */
+function indexSlotOf(s: usize, e: usize): i32 {
+  const cap = load<u32>(s + S_CAP);
+  const mask = cap - 1;
   const index = <usize>load<u32>(s + S_CTRL);
   let i = load<u32>(e, E_HASH) & mask;
-  while (<usize>load<u32>(slotAt(index, i)) != e) i = (i + 1) & mask;
-  return i;
+  for (let n: u32 = 0; n < cap && load<u8>(ctrlAt(index, i)); n++) {
+    if (<usize>load<u32>(slotAt(index, i)) == e) return <i32>i;
+    i = (i + 1) & mask;
+  }
+  return -1;
 }
 
 /** Empties slot `i`, shifting back later members of its probe run. */
@@ -225,7 +232,7 @@ function allocate(s: usize, payload: u32, now: u64, forEntry: bool): usize {
     if (load<u64>(s + S_USED) + need <= budget) {
       const p = tlsfAlloc(s, payload);
       if (p) return p;
-      if (shardGrow(s, payload, chunkBytes, budget)) continue;
+      if (shardGrow(s, payload, chunkBytes, budget, tid)) continue;
     }
     if (!forEntry && load<u32>(s + S_COUNT) == 0) return 0;
     if (!evictOne(s, now, smallPermille, moveThreshold)) return 0;
@@ -243,8 +250,10 @@ function accountCompression(s: usize, e: usize, sign: i64): void {
 
 /** Unlinks, unindexes and frees entry `e`, counting why. */
 export function removeEntry(s: usize, e: usize, reason: i32): void {
+  store<u8>(e, <u8>(<u32>load<u8>(e, E_META) & ~META_COMMITTED), E_META);
   accountCompression(s, e, -1);
-  indexRemoveAt(s, indexSlotOf(s, e));
+  const slot = indexSlotOf(s, e);
+  if (slot >= 0) indexRemoveAt(s, <u32>slot);
   queueUnlink(s, e);
   const size = allocatedSize(e);
   store<u64>(s + S_ENTRY_BYTES, load<u64>(s + S_ENTRY_BYTES) - <u64>size);
@@ -294,7 +303,7 @@ function sweepSome(s: usize, slots: u32, now: u64): u32 {
  */
 export function init(
   shards: u32, shardBudget: f64, maxEntriesPerShard: u32, seedLo: u32, seedHi: u32,
-  chunk: u32, smallShare: u32, moveAt: u32,
+  chunk: u32, smallShare: u32, moveAt: u32, lockTimeoutMs: u32,
 ): i32 {
   const hdr = <usize>HEADER_BASE;
   if (atomic.cmpxchg<i32>(hdr + H_STATE, STATE_EMPTY, STATE_LAYING_OUT) == STATE_EMPTY) {
@@ -324,6 +333,8 @@ export function init(
     store<u32>(hdr + H_SMALL_PERMILLE, smallShare);
     store<u32>(hdr + H_MOVE_THRESHOLD, moveAt);
     store<u32>(hdr + H_HEAP_BASE, heapBase);
+    store<u32>(hdr + H_LOCK_TIMEOUT_MS, lockTimeoutMs);
+    memory.fill(hdr + H_OWNERS, 0, MAX_SHARDS * 2);
     atomic.store<u32>(hdr + H_HEAP_TOP, heapBase);
     for (let i: u32 = 0; i < shards; i++) tlsfReset(shardAt(i));
     atomic.store<i32>(hdr + H_STATE, STATE_READY);
@@ -332,7 +343,7 @@ export function init(
   }
   while (atomic.load<i32>(hdr + H_STATE) != STATE_READY) {
     const st = atomic.load<i32>(hdr + H_STATE);
-    if (st == STATE_EMPTY) return init(shards, shardBudget, maxEntriesPerShard, seedLo, seedHi, chunk, smallShare, moveAt);
+    if (st == STATE_EMPTY) return init(shards, shardBudget, maxEntriesPerShard, seedLo, seedHi, chunk, smallShare, moveAt, lockTimeoutMs);
     memory.atomic.wait32(hdr + H_STATE, st, 1000000);
   }
   return load<u32>(hdr + H_MAGIC) == MAGIC && load<u32>(hdr + H_VERSION) == LAYOUT_VERSION ? 0 : ST_BAD_LAYOUT;
@@ -352,13 +363,13 @@ export function attach(): i32 {
   moveThreshold = load<u32>(hdr + H_MOVE_THRESHOLD);
   for (let i: u32 = 0; i < MAX_THREADS; i++) {
     const slot = threadSlotAt(i);
-    if (atomic.cmpxchg<u32>(slot + T_STATE, 0, 1) != 0) continue;
+    if (atomic.cmpxchg<u32>(slot + T_STATE, THREAD_FREE, THREAD_LIVE) != THREAD_FREE) continue;
     tid = <i32>i + 1;
     slotPtr = slot;
     scratch = <usize>load<u32>(slot + T_SCRATCH);
     scratchCap = load<u32>(slot + T_SCRATCH_CAP);
     if (!scratch) {
-      scratch = heapAlloc(DEFAULT_SCRATCH);
+      scratch = heapAlloc(DEFAULT_SCRATCH, tid);
       if (!scratch) {
         atomic.store<u32>(slot + T_STATE, 0);
         return ST_NO_MEMORY;
@@ -394,7 +405,7 @@ export function growScratch(need: u32): usize {
   if (need > 0xF0000000) return 0;
   let cap = scratchCap;
   while (cap < need) cap = cap << 1;
-  const p = heapAlloc(cap);
+  const p = heapAlloc(cap, tid);
   if (!p) return 0;
   scratch = p;
   scratchCap = cap;
@@ -423,7 +434,7 @@ export function get(keyLen: u32, now: f64): i32 {
   const h = xxh64(scratch, keyLen, seed);
   const s = shardOf(h);
   const t = <u64>now;
-  lockShard(s, tid);
+  if (!lockShard(s, tid)) return ST_LOCK_TIMEOUT;
   const slot = indexFind(s, h, scratch, keyLen);
   if (slot < 0) {
     bump64(s + S_MISSES, 1);
@@ -469,10 +480,11 @@ export function set(keyLen: u32, valueAt: u32, valueLen: u32, flags: u32, expire
   const s = shardOf(h);
   const t = <u64>now;
   let expires = <u64>expiresAt;
-  lockShard(s, tid);
+  if (!lockShard(s, tid)) return ST_LOCK_TIMEOUT;
   let slot = indexFind(s, h, scratch, keyLen);
   let toMain = false;
   let freq: u32 = 0;
+  let old: usize = 0;
   if (slot >= 0) {
     const e = <usize>load<u32>(slotAt(<usize>load<u32>(s + S_CTRL), <u32>slot));
     if (isExpired(e, t)) {
@@ -484,45 +496,42 @@ export function set(keyLen: u32, valueAt: u32, valueLen: u32, flags: u32, expire
       }
       if (mode & MODE_KEEP_TTL) expires = load<u64>(e, E_EXPIRES);
       const meta = <u32>load<u8>(e, E_META);
-      const cap = payloadCapacity(e);
-      if (<u64>cap >= payload && <u64>cap - payload < 64 + (payload >> 2)) {
-        // Overwrite in place: same block, same queue position.
-        accountCompression(s, e, -1);
-        store<u32>(e, valueLen, E_VALUE_LEN);
-        store<u64>(e, expires, E_EXPIRES);
-        store<u8>(e, <u8>(flags & FLAGS_HOST_MASK), E_FLAGS);
-        memory.copy(entryValue(e), scratch + valueAt, valueLen);
-        accountCompression(s, e, 1);
-        bumpFreq(e);
-        bump64(s + S_SETS, 1);
-        unlockShard(s);
-        return 0;
-      }
       toMain = (meta & META_IN_MAIN) != 0;
       freq = meta & META_FREQ_MASK;
-      removeEntry(s, e, REASON_REPLACED);
+      if (freq < META_FREQ_MASK) freq++;
+      old = e;
+      // Out of the queues while the new block is found, so that eviction cannot pick it.
+      queueUnlink(s, old);
     }
   } else if (mode & MODE_XX) {
     unlockShard(s);
     return ST_NOT_STORED;
   }
-  if (maxEntries) {
-    while (load<u32>(s + S_COUNT) >= maxEntries) {
-      if (!evictOne(s, t, smallPermille, moveThreshold)) break;
+  if (!old) {
+    if (maxEntries) {
+      while (load<u32>(s + S_COUNT) >= maxEntries) {
+        if (!evictOne(s, t, smallPermille, moveThreshold)) break;
+      }
+    }
+    if (!ensureIndexRoom(s, t)) {
+      unlockShard(s);
+      return ST_NO_MEMORY;
     }
   }
-  if (!ensureIndexRoom(s, t)) {
-    unlockShard(s);
-    return ST_NO_MEMORY;
+  let e = allocate(s, <u32>payload, t, true);
+  if (!e && old) {
+    // Only the old value's own space is left: let it go first (the one non-atomic replace).
+    queuePush(s, old, toMain);
+    removeEntry(s, old, REASON_REPLACED);
+    old = 0;
+    if (ensureIndexRoom(s, t)) e = allocate(s, <u32>payload, t, true);
   }
-  const e = allocate(s, <u32>payload, t, true);
   if (!e) {
+    if (old) queuePush(s, old, toMain);
     unlockShard(s);
     return load<u64>(s + S_RESERVED) < budget ? ST_NO_MEMORY : ST_TOO_LARGE;
   }
-  // Evictions may have moved slots: find the insertion point again (the key is absent).
-  slot = indexFind(s, h, scratch, keyLen);
-  const ins = <u32>(-1 - slot);
+  // Write the entry, then mark it committed: a repair keeps it from then on.
   store<u32>(e, valueLen, E_VALUE_LEN);
   store<u64>(e, expires, E_EXPIRES);
   store<u32>(e, <u32>h, E_HASH);
@@ -531,6 +540,25 @@ export function set(keyLen: u32, valueAt: u32, valueLen: u32, flags: u32, expire
   store<u8>(e, <u8>freq, E_META);
   memory.copy(e + ENTRY_HEADER, scratch, keyLen);
   memory.copy(e + ENTRY_HEADER + keyLen, scratch + valueAt, valueLen);
+  store<u8>(e, <u8>(freq | META_COMMITTED), E_META);
+  if (old) {
+    // Replace: the slot switches to the new entry in one store, then the old one goes.
+    const index = <usize>load<u32>(s + S_CTRL);
+    store<u32>(slotAt(index, <u32>indexSlotOf(s, old)), <u32>e);
+    store<u8>(old, <u8>(<u32>load<u8>(old, E_META) & ~META_COMMITTED), E_META);
+    accountCompression(s, old, -1);
+    store<u64>(s + S_ENTRY_BYTES, load<u64>(s + S_ENTRY_BYTES) - <u64>allocatedSize(old));
+    tlsfFree(s, old);
+    queuePush(s, e, toMain);
+    accountCompression(s, e, 1);
+    bump64(s + S_ENTRY_BYTES, <u64>allocatedSize(e));
+    bump64(s + S_SETS, 1);
+    unlockShard(s);
+    return 0;
+  }
+  // Evictions may have moved slots: find the insertion point again (the key is absent).
+  slot = indexFind(s, h, scratch, keyLen);
+  const ins = <u32>(-1 - slot);
   if (!toMain && ghostTake(s, <u32>h)) toMain = true;
   queuePush(s, e, toMain);
   accountCompression(s, e, 1);
@@ -549,7 +577,7 @@ export function set(keyLen: u32, valueAt: u32, valueLen: u32, flags: u32, expire
 export function del(keyLen: u32, now: f64): i32 {
   const h = xxh64(scratch, keyLen, seed);
   const s = shardOf(h);
-  lockShard(s, tid);
+  if (!lockShard(s, tid)) return ST_LOCK_TIMEOUT;
   const slot = indexFind(s, h, scratch, keyLen);
   let result = 0;
   if (slot >= 0) {
@@ -567,7 +595,8 @@ export function del(keyLen: u32, now: f64): i32 {
 }
 
 /**
- * Remaining life of the key in ms: -1 when it never expires, -2 when absent. With `setTo` >= 0
+ * Remaining life of the key in ms: -1 when it never expires, -2 when absent, -3 when the shard
+ * lock timed out. With `setTo` >= 0
  * first sets the expiry to that absolute time (0 = never) and returns -1 or the new remaining ms.
  * Never counts a hit or miss and never changes the eviction order.
  */
@@ -575,7 +604,7 @@ export function ttl(keyLen: u32, now: f64, setTo: f64): f64 {
   const h = xxh64(scratch, keyLen, seed);
   const s = shardOf(h);
   const t = <u64>now;
-  lockShard(s, tid);
+  if (!lockShard(s, tid)) return -3;
   const slot = indexFind(s, h, scratch, keyLen);
   let result: f64 = -2;
   if (slot >= 0) {
@@ -593,11 +622,21 @@ export function ttl(keyLen: u32, now: f64, setTo: f64): f64 {
 }
 
 /** Removes every entry; the shards keep their arenas for reuse. Counters are kept. */
-export function clear(): void {
+export function clear(): i32 {
   const n = shardMask + 1;
+  let result = 0;
   for (let i: u32 = 0; i < n; i++) {
+    if (clearShard(i) < 0) result = ST_LOCK_TIMEOUT;
+  }
+  return result;
+}
+
+/** Removes every entry of one shard. */
+export function clearShard(i: u32): i32 {
+  if (i > shardMask) return ST_BAD_CONFIG;
+  {
     const s = shardAt(i);
-    lockShard(s, tid);
+    if (!lockShard(s, tid)) return ST_LOCK_TIMEOUT;
     store<u32>(s + S_CTRL, 0);
     store<u32>(s + S_CAP, 0);
     store<u32>(s + S_COUNT, 0);
@@ -615,16 +654,17 @@ export function clear(): void {
     shardResetArena(s);
     unlockShard(s);
   }
+  return 0;
 }
 
 /** Removes expired entries among up to `slots` index slots of one shard. Returns how many. */
-export function sweep(shard: u32, slots: u32, now: f64): u32 {
-  if (shard > shardMask) return 0;
+export function sweep(shard: u32, slots: u32, now: f64): i32 {
+  if (shard > shardMask) return ST_BAD_CONFIG;
   const s = shardAt(shard);
-  lockShard(s, tid);
+  if (!lockShard(s, tid)) return ST_LOCK_TIMEOUT;
   const removed = sweepSome(s, slots, <u64>now);
   unlockShard(s);
-  return removed;
+  return <i32>removed;
 }
 
 /** Index capacity of a shard (for stats). */
@@ -680,4 +720,268 @@ export function inflate(storedLen: u32): i32 {
   }
   const n = lz4DecompressBlock(scratch + 4, storedLen - 4, scratch + <usize>at, raw);
   return n == <i32>raw ? n : (n < 0 ? n : ST_BAD_CONFIG);
+}
+
+// ─── recovery ─────────────────────────────────────────────────────────────────────────────────
+
+/** True when the used block payload at `e` (capacity `cap`) is a committed, intact entry. */
+function isCommittedEntry(e: usize, cap: u32): bool {
+  if (!(<u32>load<u8>(e, E_META) & META_COMMITTED)) return false;
+  const keyLen = <u64>load<u16>(e, E_KEY_LEN);
+  const end = <u64>(entryKey(e) - e) + keyLen + <u64>load<u32>(e, E_VALUE_LEN);
+  if (end > <u64>cap) return false;
+  return <u32>xxh64(entryKey(e), <usize>keyLen, seed) == load<u32>(e, E_HASH);
+}
+
+/**
+ * Rebuilds a shard whose lock was taken over from a dead thread, which may have stopped anywhere
+ * inside an operation. The caller holds the lock. The arena's physical block chain is valid at
+ * every step of every operation (see alloc.ts), so the walk finds every block; committed entries
+ * are kept, everything else (old index and ghost blocks, half-written entries, free blocks)
+ * becomes free space; then queues, counters and a new index are built from the kept entries.
+ * Two committed entries with one key (a replace cut short) keep the first met. O(shard size).
+ */
+export function repairShard(s: usize): void {
+  tlsfReset(s);
+  store<u32>(s + S_CTRL, 0);
+  store<u32>(s + S_CAP, 0);
+  store<u32>(s + S_COUNT, 0);
+  store<u32>(s + S_GHOST, 0);
+  store<u32>(s + S_GHOST_MASK, 0);
+  store<u32>(s + S_SWEEP, 0);
+  store<u32>(s + S_SMALL_HEAD, 0);
+  store<u32>(s + S_SMALL_TAIL, 0);
+  store<u32>(s + S_MAIN_HEAD, 0);
+  store<u32>(s + S_MAIN_TAIL, 0);
+  store<u64>(s + S_SMALL_BYTES, 0);
+  store<u64>(s + S_ENTRY_BYTES, 0);
+  store<u64>(s + S_COMPRESSED, 0);
+  store<u64>(s + S_SAVED, 0);
+  let reserved: u64 = 0;
+  let used: u64 = 0;
+  // Pass 1: keep committed entries, join everything else into free runs.
+  let chunk = <usize>load<u32>(s + S_CHUNKS);
+  while (chunk) {
+    const bytes = load<u32>(chunk, 4);
+    reserved += <u64>bytes;
+    const end = chunk + bytes - 8;
+    let b = chunk + CHUNK_HEADER_BYTES;
+    let run: usize = 0;
+    while (b < end) {
+      const info = load<u32>(b);
+      let size = info & ~BLOCK_TAGS;
+      let keep = false;
+      if (size < BLOCK_MIN_BYTES || b + size > end) {
+        size = <u32>(end - b); // a broken chain cannot happen; if it did, the rest is free space
+      } else if (!(info & BLOCK_FREE)) {
+        keep = isCommittedEntry(b + BLOCK_OVERHEAD, size - BLOCK_OVERHEAD);
+      }
+      if (keep) {
+        if (run) {
+          tlsfInsertRun(s, run, <u32>(b - run));
+          store<u32>(b, size | BLOCK_LEFT_FREE);
+        } else {
+          store<u32>(b, size);
+        }
+        run = 0;
+        used += <u64>size;
+      } else if (!run) {
+        run = b;
+      }
+      b += size;
+    }
+    if (run) tlsfInsertRun(s, run, <u32>(end - run));
+    store<u32>(end, run ? BLOCK_LEFT_FREE : 0);
+    chunk = <usize>load<u32>(chunk);
+  }
+  store<u64>(s + S_RESERVED, reserved);
+  store<u64>(s + S_USED, used);
+  // Pass 2: queues and counters from the kept entries.
+  let count: u32 = 0;
+  chunk = <usize>load<u32>(s + S_CHUNKS);
+  while (chunk) {
+    const end = chunk + load<u32>(chunk, 4) - 8;
+    let b = chunk + CHUNK_HEADER_BYTES;
+    while (b < end) {
+      const info = load<u32>(b);
+      const size = info & ~BLOCK_TAGS;
+      if (!(info & BLOCK_FREE)) {
+        const e = b + BLOCK_OVERHEAD;
+        queuePush(s, e, (<u32>load<u8>(e, E_META) & META_IN_MAIN) != 0);
+        accountCompression(s, e, 1);
+        bump64(s + S_ENTRY_BYTES, <u64>size);
+        count++;
+      }
+      b += size;
+    }
+    chunk = <usize>load<u32>(chunk);
+  }
+  store<u32>(s + S_COUNT, count);
+  // Pass 3: a new index. Entries that no longer fit the budget next to it are evicted.
+  let cap = INITIAL_CAP;
+  while ((count + 1) * 16 > cap * 13) cap <<= 1;
+  while (!indexResize(s, cap, 0)) {
+    // Nothing is indexed yet: drop the oldest entries directly until the index fits.
+    let e = <usize>load<u32>(s + S_SMALL_TAIL);
+    if (!e) e = <usize>load<u32>(s + S_MAIN_TAIL);
+    if (!e) return;
+    removeEntry(s, e, REASON_EVICTED);
+  }
+  for (let q = 0; q < 2; q++) {
+    let e = <usize>load<u32>(s + (q ? S_MAIN_HEAD : S_SMALL_HEAD));
+    while (e) {
+      const next = <usize>load<u32>(e, E_NEXT);
+      const keyLen = <u32>load<u16>(e, E_KEY_LEN);
+      const h = xxh64(entryKey(e), keyLen, seed);
+      const slot = indexFind(s, h, entryKey(e), keyLen);
+      if (slot >= 0) {
+        // A second committed copy of a key: drop this one.
+        store<u8>(e, <u8>(<u32>load<u8>(e, E_META) & ~META_COMMITTED), E_META);
+        accountCompression(s, e, -1);
+        queueUnlink(s, e);
+        store<u64>(s + S_ENTRY_BYTES, load<u64>(s + S_ENTRY_BYTES) - <u64>allocatedSize(e));
+        store<u32>(s + S_COUNT, load<u32>(s + S_COUNT) - 1);
+        tlsfFree(s, e);
+      } else {
+        const ins = <u32>(-1 - slot);
+        const index = <usize>load<u32>(s + S_CTRL);
+        store<u8>(ctrlAt(index, ins), tagOf(h));
+        store<u32>(slotAt(index, ins), <u32>e);
+      }
+      e = next;
+    }
+  }
+}
+
+/** Marks thread `deadTid`'s slot dead: locks it holds may now be taken over. 1 if marked. */
+export function markThreadDead(deadTid: i32): i32 {
+  if (deadTid < 1 || <u32>deadTid > MAX_THREADS) return 0;
+  const slot = threadSlotAt(<u32>deadTid - 1);
+  return atomic.cmpxchg<u32>(slot + T_STATE, THREAD_LIVE, THREAD_DEAD) == THREAD_LIVE ? 1 : 0;
+}
+
+/**
+ * Takes over and repairs every shard whose lock dead thread `deadTid` still holds, then frees its
+ * slot for reuse. Returns the number of shards repaired.
+ */
+export function reapThread(deadTid: i32): i32 {
+  if (deadTid < 1 || <u32>deadTid > MAX_THREADS) return 0;
+  const slot = threadSlotAt(<u32>deadTid - 1);
+  if (atomic.load<u32>(slot + T_STATE) != THREAD_DEAD) return 0;
+  let repaired = 0;
+  const n = shardMask + 1;
+  for (let i: u32 = 0; i < n; i++) {
+    const s = shardAt(i);
+    if (atomic.load<i32>(s + S_LOCK) != deadTid) continue;
+    if (atomic.cmpxchg<i32>(s + S_LOCK, deadTid, tid) != deadTid) continue;
+    repairShard(s);
+    unlockShard(s);
+    repaired++;
+  }
+  atomic.cmpxchg<i32>(<usize>(HEADER_BASE + H_HEAP_LOCK_), deadTid, 0);
+  atomic.store<u32>(slot + T_STATE, THREAD_FREE);
+  return repaired;
+}
+
+/** The shard of the key in scratch[0, keyLen). */
+export function shardOfKey(keyLen: u32): u32 {
+  return <u32>(xxh64(scratch, keyLen, seed) >> 40) & shardMask;
+}
+
+/** Records which worker owns a shard (owner + 1; 0 = none), for stats. */
+export function setOwner(shard: u32, owner: u32): void {
+  if (shard <= shardMask) atomic.store<u16>(<usize>(HEADER_BASE + H_OWNERS + shard * 2), <u16>owner);
+}
+
+// ─── scan ─────────────────────────────────────────────────────────────────────────────────────
+
+// @ts-ignore: decorator
+@inline function reverseBits(v: u32): u32 {
+  v = ((v >> 1) & 0x55555555) | ((v & 0x55555555) << 1);
+  v = ((v >> 2) & 0x33333333) | ((v & 0x33333333) << 2);
+  v = ((v >> 4) & 0x0F0F0F0F) | ((v & 0x0F0F0F0F) << 4);
+  return bswap<u32>(v);
+}
+
+/** Bytes of a scan record's header: key length u16, flags u8, 0 u8, value length u32, expiry u64. */
+export const SCAN_RECORD_HEADER: u32 = 16;
+
+/**
+ * Copies entries of one shard into scratch as records (header, key, then the stored value when
+ * `withValues`), walking home slots in reverse-binary cursor order (as Redis's SCAN does): every
+ * key present for the whole of a scan is returned at least once even if the index grows between
+ * calls, and entries shifted by deletions keep their home slot. Stops after `maxRecords` or when
+ * scratch is full. Returns the record count; the next cursor (0 = shard done) goes to the result
+ * word. ST_SCRATCH (needed size in the result word) when one home slot's records do not fit.
+ */
+export function scan(shard: u32, cursor: u32, maxRecords: u32, withValues: u32, now: f64): i32 {
+  if (shard > shardMask) return ST_BAD_CONFIG;
+  const s = shardAt(shard);
+  const t = <u64>now;
+  if (!lockShard(s, tid)) return ST_LOCK_TIMEOUT;
+  const cap = load<u32>(s + S_CAP);
+  if (!cap) {
+    unlockShard(s);
+    store<u32>(slotPtr + T_RESULT, 0);
+    return 0;
+  }
+  const mask = cap - 1;
+  const index = <usize>load<u32>(s + S_CTRL);
+  let v = cursor;
+  let out: u64 = 0;
+  let records: u32 = 0;
+  do {
+    const home = v & mask;
+    // Size of this home slot's records first: a home slot is emitted whole or not at all.
+    let need: u64 = 0;
+    let n: u32 = 0;
+    let i = home;
+    for (let k: u32 = 0; k < cap && load<u8>(ctrlAt(index, i)); k++) {
+      const e = <usize>load<u32>(slotAt(index, i));
+      if ((load<u32>(e, E_HASH) & mask) == home && !isExpired(e, t)) {
+        need += <u64>SCAN_RECORD_HEADER + <u64>load<u16>(e, E_KEY_LEN) + (withValues ? <u64>load<u32>(e, E_VALUE_LEN) : 0);
+        n++;
+      }
+      i = (i + 1) & mask;
+    }
+    if (n) {
+      if (out + need > <u64>scratchCap || (records && records + n > maxRecords)) {
+        if (!records) {
+          store<u32>(slotPtr + T_RESULT, need > 0xFFFFFFF0 ? 0xFFFFFFF0 : <u32>need);
+          unlockShard(s);
+          return ST_SCRATCH;
+        }
+        break;
+      }
+      i = home;
+      for (let k: u32 = 0; k < cap && load<u8>(ctrlAt(index, i)); k++) {
+        const e = <usize>load<u32>(slotAt(index, i));
+        if ((load<u32>(e, E_HASH) & mask) == home && !isExpired(e, t)) {
+          const p = scratch + <usize>out;
+          const keyLen = <u32>load<u16>(e, E_KEY_LEN);
+          const valueLen = load<u32>(e, E_VALUE_LEN);
+          store<u16>(p, <u16>keyLen);
+          store<u8>(p, load<u8>(e, E_FLAGS) & <u8>FLAGS_HOST_MASK, 2);
+          store<u8>(p, 0, 3);
+          store<u32>(p, valueLen, 4);
+          store<u64>(p, load<u64>(e, E_EXPIRES), 8);
+          memory.copy(p + SCAN_RECORD_HEADER, entryKey(e), keyLen);
+          out += <u64>SCAN_RECORD_HEADER + <u64>keyLen;
+          if (withValues) {
+            memory.copy(scratch + <usize>out, entryValue(e), valueLen);
+            out += <u64>valueLen;
+          }
+        }
+        i = (i + 1) & mask;
+      }
+      records += n;
+    }
+    v |= ~mask;
+    v = reverseBits(v);
+    v++;
+    v = reverseBits(v);
+  } while (v != 0 && records < maxRecords);
+  unlockShard(s);
+  store<u32>(slotPtr + T_RESULT, v);
+  return <i32>records;
 }

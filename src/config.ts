@@ -64,6 +64,13 @@ export interface CacheOptions {
    */
   serializer?: Serializer;
   /**
+   * Longest a caller waits for a shard lock, in ms, before giving up with a CacheError
+   * `ERR_LOCK_TIMEOUT` (nothing changed). Waiting spins briefly, then parks in 1 ms steps. A lock
+   * held by a thread known to be dead is taken over at once instead (the shard is repaired).
+   * @default 10000
+   */
+  lockTimeout?: Milliseconds;
+  /**
    * Transparent LZ4 compression of large values, or `false` for none. A value (after
    * serialization) of at least `threshold` bytes is stored compressed when that saves at least
    * `minSavings` of its size; `get` inflates it. The byte budget counts the stored size.
@@ -97,6 +104,7 @@ export interface ResolvedOptions {
   maxKeyBytes: Bytes;
   maxValueBytes: Bytes;
   seed: number;
+  lockTimeout: Milliseconds;
   /** Compression threshold in bytes; 0 = compression off. */
   compressionThreshold: Bytes;
   /** Least fraction compression must save. */
@@ -124,6 +132,7 @@ export const DEFAULTS = {
   maxKeyBytes: 1024,
   maxValueBytes: 8 * MiB,
   chunkBytes: 1 * MiB,
+  lockTimeout: 10_000,
   compressionThreshold: 1024,
   compressionMinSavings: 0.125,
 } as const;
@@ -241,6 +250,8 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
       throw typeError('ERR_INVALID_OPTION', 'options.serializer must be an object with serialize(value) and deserialize(bytes) functions');
     }
   }
+  const lockTimeout = options.lockTimeout === undefined ? DEFAULTS.lockTimeout
+    : checkInteger('lockTimeout', options.lockTimeout, 1, 3_600_000);
   let compressionThreshold: number = DEFAULTS.compressionThreshold;
   let compressionMinSavings: number = DEFAULTS.compressionMinSavings;
   if (options.compression === false) {
@@ -270,6 +281,7 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
     maxValueBytes,
     seed,
     shardBudget,
+    lockTimeout,
     compressionThreshold,
     compressionMinSavings,
     maxEntriesPerShard: maxEntries === 0 ? 0 : Math.ceil(maxEntries / shards),

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'ERR_CACHE_CLOSED'
   | 'ERR_INVALID_HANDLE'
   | 'ERR_NO_THREAD_SLOT'
+  | 'ERR_LOCK_TIMEOUT'
   | 'ERR_CORE';
 
 /** An Error with a stable `code`. */

@@ -4,7 +4,8 @@
  * core once and allocate nothing on the JS heap but the returned value.
  */
 import {
-  createMemory, coreModule, MAX_PAGES, MODE_NX, MODE_XX, ST_MISS, ST_NOT_STORED, FLAG_COMPRESSED,
+  createMemory, coreModule, MAX_PAGES, MODE_NX, MODE_XX, ST_MISS, ST_NOT_STORED, ST_LOCK_TIMEOUT,
+  FLAG_COMPRESSED,
   SHARD_BYTES, S_COMPRESSED, S_SAVED, THREADS_BASE, THREAD_SLOT_BYTES, MAX_THREADS,
   T_COMPRESS_NS_FROM_RESULT, T_DECOMPRESS_NS_FROM_RESULT, S_CAP, S_COUNT, S_USED, S_RESERVED, S_ENTRY_BYTES, S_HITS, S_MISSES, S_SETS,
   S_DELETES, S_EVICTIONS, S_EXPIRATIONS, S_CONTENDED,
@@ -228,7 +229,10 @@ export class Cache<V = unknown> {
   get(key: CacheKey): V | undefined {
     const t = this.#table();
     const len = t.get(key, t.encodeKey(key), this.#now());
-    if (len === ST_MISS) return undefined;
+    if (len < 0) {
+      if (len === ST_MISS) return undefined;
+      throw statusError(len, 'get');
+    }
     return this.#decode(t, len, t.resultFlags());
   }
 
@@ -323,18 +327,27 @@ export class Cache<V = unknown> {
   /** True when the key is present and not expired. Counts nothing and changes no eviction state. */
   has(key: CacheKey): boolean {
     const t = this.#table();
-    return t.x.ttl(t.encodeKey(key), this.#now(), -1) !== -2;
+    return this.#checkTtl(t.x.ttl(t.encodeKey(key), this.#now(), -1), 'has') !== -2;
+  }
+
+  /** The core's ttl() result, with a lock timeout (-3) turned into its error. */
+  #checkTtl(r: number, what: string): number {
+    if (r === -3) throw statusError(ST_LOCK_TIMEOUT, what);
+    return r;
   }
 
   /** Removes the key. Returns true when it was present. */
   delete(key: CacheKey): boolean {
     const t = this.#table();
-    return t.x.del(t.encodeKey(key), this.#now()) === 1;
+    const r = t.x.del(t.encodeKey(key), this.#now());
+    if (r < 0) throw statusError(r, 'delete');
+    return r === 1;
   }
 
   /** Removes every entry (all threads see it). Counters are kept. */
   clear(): void {
-    this.#table().x.clear();
+    const st = this.#table().x.clear();
+    if (st < 0) throw statusError(st, 'clear');
   }
 
   /**
@@ -343,7 +356,7 @@ export class Cache<V = unknown> {
    */
   ttl(key: CacheKey): number | undefined {
     const t = this.#table();
-    const r = t.x.ttl(t.encodeKey(key), this.#now(), -1);
+    const r = this.#checkTtl(t.x.ttl(t.encodeKey(key), this.#now(), -1), 'ttl');
     if (r === -2) return undefined;
     return r === -1 ? Infinity : r;
   }
@@ -357,7 +370,7 @@ export class Cache<V = unknown> {
     if (ms <= 0) return this.delete(key);
     const t = this.#table();
     const now = this.#now();
-    return t.x.ttl(t.encodeKey(key), now, ms === Infinity ? 0 : now + ms) !== -2;
+    return this.#checkTtl(t.x.ttl(t.encodeKey(key), now, ms === Infinity ? 0 : now + ms), 'expire') !== -2;
   }
 
   /** Number of entries (expired entries not yet reclaimed included). */
@@ -411,6 +424,7 @@ export class Cache<V = unknown> {
       const t = this.#table();
       const now = this.#now();
       const len = t.get(key, t.encodeKey(key), now);
+      if (len < 0 && len !== ST_MISS) throw statusError(len, 'getOrLoad');
       if (len !== ST_MISS) {
         const flags = t.resultFlags();
         let stale = false;

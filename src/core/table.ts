@@ -9,7 +9,7 @@
  */
 import {
   coreModule, instantiateCore, type CoreExports, ST_SCRATCH, ST_NO_MEMORY, ST_TOO_LARGE,
-  ST_NO_THREAD_SLOT, ST_BAD_LAYOUT, ST_BAD_CONFIG, FLAG_COMPRESSED, T_COMPRESS_NS_FROM_RESULT,
+  ST_NO_THREAD_SLOT, ST_BAD_LAYOUT, ST_BAD_CONFIG, ST_LOCK_TIMEOUT, FLAG_COMPRESSED, T_COMPRESS_NS_FROM_RESULT,
   T_DECOMPRESS_NS_FROM_RESULT,
 } from './wasm.js';
 import { CacheError, rangeError, typeError } from '../errors.js';
@@ -32,6 +32,8 @@ export function statusError(status: number, what: string): Error {
       return new CacheError('ERR_NO_THREAD_SLOT', `${what}: all 1024 thread slots of this cache are in use`);
     case ST_BAD_LAYOUT:
       return new CacheError('ERR_INVALID_HANDLE', `${what}: the memory was not laid out by this version of meshcache`);
+    case ST_LOCK_TIMEOUT:
+      return new CacheError('ERR_LOCK_TIMEOUT', `${what}: a shard lock was held longer than lockTimeout; nothing was changed`);
     case ST_BAD_CONFIG:
       return new CacheError('ERR_CORE', `${what}: the core refused the configuration`);
     default:
@@ -76,6 +78,8 @@ export class CoreTable {
   valueStart = 0;
   /** Where the shard headers start in the memory. */
   readonly shardsBase: number;
+  /** This thread's id in the core (its thread slot + 1); lock words hold it. */
+  readonly tid: number;
 
   constructor(memory: WebAssembly.Memory, module: WebAssembly.Module | undefined, opts: ResolvedOptions, layOut: boolean) {
     this.memory = memory;
@@ -84,12 +88,13 @@ export class CoreTable {
     this.x = instantiateCore(module ?? coreModule(), memory);
     if (layOut) {
       const st = this.x.init(opts.shards, opts.shardBudget, opts.maxEntriesPerShard, opts.seed >>> 0, 0,
-        opts.chunkBytes, 100, 1);
+        opts.chunkBytes, 100, 1, opts.lockTimeout);
       if (st < 0) throw statusError(st, 'new Cache()');
     }
     const tid = this.x.attach();
     if (tid < 0) throw statusError(tid, layOut ? 'new Cache()' : 'Cache.attach()');
     this.shardsBase = this.x.shardsBase() >>> 0;
+    this.tid = tid;
     this.refresh();
     if (this.scap < this.keyArea + MIN_VALUE_ROOM) this.growScratch(this.keyArea + MIN_VALUE_ROOM);
   }

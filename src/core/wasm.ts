@@ -13,6 +13,7 @@ export const ST_NO_MEMORY = -4;
 export const ST_BAD_CONFIG = -5;
 export const ST_NO_THREAD_SLOT = -6;
 export const ST_BAD_LAYOUT = -7;
+export const ST_LOCK_TIMEOUT = -8;
 export const ST_NOT_STORED = 1;
 
 /** set() mode bits (assembly/table.ts). */
@@ -60,7 +61,7 @@ export const MAX_PAGES = 65536;
 /** The core's exports, typed. */
 export interface CoreExports {
   init(shards: number, shardBudget: number, maxEntriesPerShard: number, seedLo: number, seedHi: number,
-    chunkBytes: number, smallPermille: number, moveThreshold: number): number;
+    chunkBytes: number, smallPermille: number, moveThreshold: number, lockTimeoutMs: number): number;
   attach(): number;
   detach(): void;
   scratchPtr(): number;
@@ -72,8 +73,15 @@ export interface CoreExports {
   set(keyLen: number, valueAt: number, valueLen: number, flags: number, expiresAt: number, mode: number, now: number): number;
   del(keyLen: number, now: number): number;
   ttl(keyLen: number, now: number, setTo: number): number;
-  clear(): void;
+  clear(): number;
+  clearShard(shard: number): number;
   sweep(shard: number, slots: number, now: number): number;
+  repairShard(shardPtr: number): void;
+  markThreadDead(tid: number): number;
+  reapThread(tid: number): number;
+  shardOfKey(keyLen: number): number;
+  setOwner(shard: number, owner: number): void;
+  scan(shard: number, cursor: number, maxRecords: number, withValues: number, now: number): number;
   shardCapacity(shard: number): number;
   shardsBase(): number;
   deflate(valueAt: number, valueLen: number, maxStored: number): number;
