@@ -18,6 +18,8 @@
 //   +48 chunk bytes · +52 small-queue share in 1/1000 · +56 S3-FIFO move threshold · +60 heap base
 //   +64 lock timeout in ms (a caller gives up waiting for a shard lock after this long)
 //   +1024.. owner table: u16 per shard, the shard's owning worker + 1 (0 = none), for stats
+//   +3072.. worker registry: 128 × [Node threadId i32, core thread id i32], written by the host's
+//   shard workers so that the pool can name a dead worker's thread id
 //
 // Thread slot (THREADS_BASE + slot × 32):
 //   +0 state (0 free, 1 in use) · +4 scratch pointer · +8 scratch capacity · +12 result word

@@ -207,16 +207,17 @@ function indexResize(s: usize, cap: u32, now: u64): bool {
   return true;
 }
 
-/** Makes room in the index for one more entry: grows it, or evicts when the budget says no. */
+/**
+ * Makes room in the index for one more entry: doubles it, or — when the budget or fragmentation
+ * gives no block for that — evicts one entry, so a shard at its index limit behaves like a full
+ * cache rather than thrashing.
+ */
 function ensureIndexRoom(s: usize, now: u64): bool {
-  while (true) {
-    const cap = load<u32>(s + S_CAP);
-    const count = load<u32>(s + S_COUNT);
-    if (cap && (count + 1) * 16 <= cap * 13) return true;
-    if (indexResize(s, cap ? cap << 1 : INITIAL_CAP, now)) continue;
-    if (!cap) return false;
-    if (!evictOne(s, now, smallPermille, moveThreshold)) return false;
-  }
+  const cap = load<u32>(s + S_CAP);
+  if (cap && (load<u32>(s + S_COUNT) + 1) * 16 <= cap * 13) return true;
+  if (indexResize(s, cap ? cap << 1 : INITIAL_CAP, now)) return true;
+  if (!cap) return false;
+  return evictOne(s, now, smallPermille, moveThreshold);
 }
 
 // ─── entries ──────────────────────────────────────────────────────────────────────────────────
@@ -234,7 +235,9 @@ function allocate(s: usize, payload: u32, now: u64, forEntry: bool): usize {
       if (p) return p;
       if (shardGrow(s, payload, chunkBytes, budget, tid)) continue;
     }
-    if (!forEntry && load<u32>(s + S_COUNT) == 0) return 0;
+    // An index block is large and contiguous: evicting small entries rarely opens such a hole,
+    // so an index that cannot grow stays as it is (ensureIndexRoom then evicts one entry).
+    if (!forEntry) return 0;
     if (!evictOne(s, now, smallPermille, moveThreshold)) return 0;
   }
 }
@@ -270,14 +273,22 @@ function sweepSome(s: usize, slots: u32, now: u64): u32 {
   const index = <usize>load<u32>(s + S_CTRL);
   let cursor = load<u32>(s + S_SWEEP);
   let removed: u32 = 0;
-  for (let n: u32 = 0; n < slots; n++) {
+  // `slots` bounds the slots passed and, separately, the removals: at most 2 × slots steps.
+  for (let n: u32 = 0; n < slots && removed < slots; ) {
     const i = cursor & mask;
-    cursor++;
-    if (!load<u8>(ctrlAt(index, i))) continue;
+    if (!load<u8>(ctrlAt(index, i))) {
+      cursor++;
+      n++;
+      continue;
+    }
     const e = <usize>load<u32>(slotAt(index, i));
     if (isExpired(e, now)) {
+      // Removal shifts the next member of the run into slot i: look at i again.
       removeEntry(s, e, REASON_EXPIRED);
       removed++;
+    } else {
+      cursor++;
+      n++;
     }
   }
   store<u32>(s + S_SWEEP, cursor);

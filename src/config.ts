@@ -2,6 +2,7 @@
  * Cache options: the public `CacheOptions`, the filled `ResolvedOptions`, one `DEFAULTS` literal
  * and the validation, whose every message reads `options.<name> must be …`.
  */
+import { availableParallelism } from 'node:os';
 import { rangeError, typeError } from './errors.js';
 import type { Serializer } from './serializer.js';
 
@@ -64,6 +65,21 @@ export interface CacheOptions {
    */
   serializer?: Serializer;
   /**
+   * Shard-owning worker threads (Piscina) for background and bulk work: `true` for one per core
+   * but one (at least one), a number for that many (capped at the shard count), `false`/0 for
+   * none. With workers, expired entries are swept every `sweepInterval` (each shard's whole index
+   * within ~1 s), and scan, snapshot, setAsync and large getManyAsync/setManyAsync run in the
+   * owners; without, they run on the calling thread in short slices. Off by default because
+   * starting threads costs ~30 ms and memory per thread; call `await cache.close()` to stop them.
+   * @default false
+   */
+  workers?: boolean | number;
+  /**
+   * Period of the owners' expiry sweep in ms (with workers), 0 for none.
+   * @default 250
+   */
+  sweepInterval?: Milliseconds;
+  /**
    * Longest a caller waits for a shard lock, in ms, before giving up with a CacheError
    * `ERR_LOCK_TIMEOUT` (nothing changed). Waiting spins briefly, then parks in 1 ms steps. A lock
    * held by a thread known to be dead is taken over at once instead (the shard is repaired).
@@ -105,6 +121,9 @@ export interface ResolvedOptions {
   maxValueBytes: Bytes;
   seed: number;
   lockTimeout: Milliseconds;
+  /** Shard worker threads; 0 = none. */
+  workers: number;
+  sweepInterval: Milliseconds;
   /** Compression threshold in bytes; 0 = compression off. */
   compressionThreshold: Bytes;
   /** Least fraction compression must save. */
@@ -133,6 +152,7 @@ export const DEFAULTS = {
   maxValueBytes: 8 * MiB,
   chunkBytes: 1 * MiB,
   lockTimeout: 10_000,
+  sweepInterval: 250,
   compressionThreshold: 1024,
   compressionMinSavings: 0.125,
 } as const;
@@ -252,6 +272,15 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
   }
   const lockTimeout = options.lockTimeout === undefined ? DEFAULTS.lockTimeout
     : checkInteger('lockTimeout', options.lockTimeout, 1, 3_600_000);
+  let workers = 0;
+  if (options.workers === true) workers = Math.max(1, availableParallelism() - 1);
+  else if (options.workers !== undefined && options.workers !== false) {
+    if (typeof options.workers !== 'number') throw typeError('ERR_INVALID_OPTION', 'options.workers must be a boolean or a number');
+    workers = checkInteger('workers', options.workers, 0, 128);
+  }
+  workers = Math.min(workers, shards);
+  const sweepInterval = options.sweepInterval === undefined ? DEFAULTS.sweepInterval
+    : checkInteger('sweepInterval', options.sweepInterval, 0, 3_600_000);
   let compressionThreshold: number = DEFAULTS.compressionThreshold;
   let compressionMinSavings: number = DEFAULTS.compressionMinSavings;
   if (options.compression === false) {
@@ -282,6 +311,8 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
     seed,
     shardBudget,
     lockTimeout,
+    workers,
+    sweepInterval,
     compressionThreshold,
     compressionMinSavings,
     maxEntriesPerShard: maxEntries === 0 ? 0 : Math.ceil(maxEntries / shards),

@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'ERR_INVALID_HANDLE'
   | 'ERR_NO_THREAD_SLOT'
   | 'ERR_LOCK_TIMEOUT'
+  | 'ERR_SNAPSHOT_CORRUPT'
+  | 'ERR_WORKER'
   | 'ERR_CORE';
 
 /** An Error with a stable `code`. */

@@ -17,6 +17,14 @@ import {
 } from '../config.js';
 import { CacheError, rangeError, typeError } from '../errors.js';
 import { msgpackSerializer, type Serializer } from '../serializer.js';
+import { kTable, kStoreEncoded, kGetEncoded, kPool } from './internal.js';
+import { ShardPool, type ShardPoolStats } from '../shard/pool.js';
+import { scanBatch, batchKeys, dumpShard, loadRecords, type ScanBatch } from '../shard/ops.js';
+import { decodeSnapshot, encodeHeader, encodeTrailer } from '../shard/snapshot.js';
+import { globToRegExp } from '../shard/glob.js';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
+import type { GetManyReply, ScanReply } from '../shard/messages.js';
 
 /** A key: a string (stored as exact UTF-8) or bytes. */
 export type CacheKey = string | Uint8Array;
@@ -83,6 +91,8 @@ export interface CacheStats {
   compressMs: number;
   /** Time all threads spent inflating values, in ms. */
   decompressMs: number;
+  /** The shard owners, when the cache has workers (null otherwise). */
+  workers: ShardPoolStats | null;
   shards: ShardStats[];
 }
 
@@ -93,6 +103,24 @@ export interface CacheHandle {
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module;
   readonly options: ResolvedOptions;
+}
+
+/** Options for `scan`. */
+export interface ScanOptions {
+  /** Only keys matching this Redis-style glob (`*`, `?`, `[a-z]`, `\\` escapes). */
+  match?: string;
+  /** Keys fetched per batch (a hint, as in Redis's SCAN COUNT). @default 256 */
+  count?: number;
+  /** Yield keys as strings (UTF-8, the default) or as Buffers. */
+  keys?: 'string' | 'buffer';
+}
+
+/** What `snapshot` reports. */
+export interface SnapshotInfo {
+  path: string;
+  entries: number;
+  bytes: number;
+  ms: number;
 }
 
 /** Options for `Cache.attach`: what cannot travel in a handle. */
@@ -112,8 +140,26 @@ const encoder = new TextEncoder();
 
 type Inflight = Promise<unknown>;
 
+/** getManyAsync / setManyAsync hand batches at least this large to the workers. */
+const BULK_THRESHOLD = 1000;
+/** Entries loaded per slice when restoring (the event loop runs between slices). */
+const RESTORE_SLICE = 20_000;
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Node's Buffer has this (undocumented, stable since Node 0.x) method that skips encoding lookup. */
 type NodeBuffer = Buffer & { utf8Slice(start: number, end: number): string };
+
+/**
+ * Address space a cache's memory reserves (its maximum): the budget, the fixed headers, chunk
+ * rounding, and scratch room for a few threads' largest values. Reserving the whole 4 GiB for
+ * every cache runs V8 out of reservable address space after ~100 caches in one process.
+ */
+function memoryReservation(o: ResolvedOptions): number {
+  const headers = 128 * 1024 + 1024 * 32 + o.shards * 4096;
+  const rounding = o.shards * 128 * 1024;
+  const scratch = 64 * 1024 * 1024 + 4 * 2 * (o.maxValueBytes + o.maxKeyBytes + 65_536);
+  return Math.min(MAX_PAGES * 65536, o.maxMemory + headers + rounding + scratch);
+}
 
 /** The private argument by which Cache.attach reaches the constructor. */
 class AttachRequest {
@@ -133,6 +179,7 @@ export class Cache<V = unknown> {
   readonly #ttl: number;
   readonly #ttlResolution: number;
   readonly #compressThreshold: number;
+  #pool: ShardPool | null = null;
   readonly #compressKeep: number;
   #cachedNow = 0;
   readonly #clearNow = () => { this.#cachedNow = 0; };
@@ -161,13 +208,34 @@ export class Cache<V = unknown> {
       this.#options = opts;
       this.#module = coreModule();
       this.#serializer = options?.serializer ?? msgpackSerializer;
-      this.#t = new CoreTable(createMemory(MAX_PAGES * 65536), this.#module, opts, true);
+      this.#t = new CoreTable(createMemory(memoryReservation(opts)), this.#module, opts, true);
     }
     this.#maxValueBytes = this.#options.maxValueBytes;
     this.#ttl = this.#options.ttl;
     this.#ttlResolution = this.#options.ttlResolution;
     this.#compressThreshold = this.#options.compressionThreshold;
     this.#compressKeep = 1 - this.#options.compressionMinSavings;
+    if (!(attachTo instanceof AttachRequest) && this.#options.workers > 0) {
+      this.#pool = new ShardPool(this.handle, this.#t!, this.#options.shards, {
+        threads: this.#options.workers,
+        sweepIntervalMs: this.#options.sweepInterval,
+      });
+    }
+  }
+
+  /** Resolves when the cache's workers (if any) have started; at once without workers. */
+  async ready(): Promise<void> {
+    if (this.#pool !== null) await this.#pool.ready();
+  }
+
+  /** @internal The shard pool, or null without workers (tests, benchmarks). */
+  [kPool](): ShardPool | null {
+    return this.#pool;
+  }
+
+  /** @internal The calling thread's core table (for the shard layer). */
+  [kTable](): CoreTable {
+    return this.#table();
   }
 
   /** The same cache in this thread, from a handle posted by another thread. */
@@ -240,7 +308,7 @@ export class Cache<V = unknown> {
    * Writes the key and value into scratch and stores them. Returns the core's status.
    * `freshUntil` > 0 prefixes the value with that time (getOrLoad's stale window).
    */
-  #store(key: CacheKey, value: unknown, ttl: number, mode: number, freshUntil: number): number {
+  #store(key: CacheKey, value: unknown, ttl: number, mode: number, freshUntil: number, type = -1): number {
     const t = this.#table();
     const prefix = freshUntil > 0 ? FRESH_PREFIX_BYTES : 0;
     const threshold = this.#compressThreshold;
@@ -261,7 +329,10 @@ export class Cache<V = unknown> {
       if (valueLen > this.#maxValueBytes) throw this.#tooLarge(valueLen);
     } else {
       let bytes: Uint8Array;
-      if (value instanceof Uint8Array) {
+      if (type >= 0) {
+        bytes = value as Uint8Array; // already encoded elsewhere (a worker storing for the caller)
+        flags |= type;
+      } else if (value instanceof Uint8Array) {
         bytes = value;
       } else {
         bytes = this.#serializer.serialize(value);
@@ -462,6 +533,224 @@ export class Cache<V = unknown> {
     return p;
   }
 
+  /** Encodes a value as the core stores it: [payload, type flags]. */
+  #encode(value: unknown): [Uint8Array, number] {
+    if (typeof value === 'string') return [Buffer.from(value, 'utf8'), TYPE_STRING];
+    if (value instanceof Uint8Array) return [value, TYPE_BYTES];
+    return [this.#serializer.serialize(value), TYPE_SERIALIZED];
+  }
+
+  /** Decodes a payload of type `type` (the inverse of #encode). */
+  #decodeEncoded(payload: Uint8Array, type: number): V {
+    if (type === TYPE_STRING) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8') as V;
+    const b = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    return (type === TYPE_BYTES ? b : this.#serializer.deserialize(b)) as V;
+  }
+
+  /** @internal Stores an encoded payload (a worker storing for another thread). */
+  [kStoreEncoded](key: CacheKey, payload: Uint8Array, type: number, ttl: number): void {
+    if (payload.length > this.#maxValueBytes) throw this.#tooLarge(payload.length);
+    this.#store(key, payload, ttl, 0, 0, type & TYPE_MASK);
+  }
+
+  /** @internal The stored payload (inflated, without a fresh prefix) and its type, or null. */
+  [kGetEncoded](key: CacheKey): [Uint8Array, number] | null {
+    const t = this.#table();
+    const len = t.get(key, t.encodeKey(key), this.#now());
+    if (len < 0) {
+      if (len === ST_MISS) return null;
+      throw statusError(len, 'get');
+    }
+    const flags = t.resultFlags();
+    const start = t.valueStart + (flags & FLAG_FRESH_PREFIX ? FRESH_PREFIX_BYTES : 0);
+    return [new Uint8Array(t.u8.subarray(t.sp + start, t.sp + t.valueStart + len)), flags & TYPE_MASK];
+  }
+
+  /**
+   * Stores like `set`, but with workers the value is copied to the key's shard owner, which
+   * compresses and stores it there: the caller's thread only encodes it.
+   */
+  async setAsync(key: CacheKey, value: V, options?: SetOptions): Promise<void> {
+    const pool = this.#pool;
+    if (pool === null || value === undefined) {
+      this.set(key, value, options);
+      return;
+    }
+    const ttl = this.#ttlOf(options);
+    const [payload, type] = this.#encode(value);
+    if (payload.length > this.#maxValueBytes) throw this.#tooLarge(payload.length);
+    const t = this.#table();
+    const shard = t.x.shardOfKey(t.encodeKey(key));
+    await pool.run(pool.ownerOf(shard), { kind: 'set', key, value: payload, flags: type, ttl });
+  }
+
+  /** Groups `keys`' indexes by owner worker. */
+  #byOwner(pool: ShardPool, keys: readonly CacheKey[]): number[][] {
+    const t = this.#table();
+    const groups: number[][] = Array.from({ length: pool.threads }, () => []);
+    keys.forEach((k, i) => groups[pool.ownerOf(t.x.shardOfKey(t.encodeKey(k)))].push(i));
+    return groups;
+  }
+
+  /** Like getMany; with workers and at least 1000 keys, the owners look them up in parallel. */
+  async getManyAsync(keys: Iterable<CacheKey>): Promise<Array<V | undefined>> {
+    const list = [...keys];
+    const pool = this.#pool;
+    if (pool === null || list.length < BULK_THRESHOLD) return this.getMany(list);
+    const groups = this.#byOwner(pool, list);
+    const out = new Array<V | undefined>(list.length);
+    await Promise.all(groups.map(async (idx, w) => {
+      if (idx.length === 0) return;
+      const reply = await pool.run<GetManyReply>(w, { kind: 'getMany', keys: idx.map((i) => list[i]) });
+      reply.forEach((r, j) => { out[idx[j]] = r === null ? undefined : this.#decodeEncoded(r[0], r[1]); });
+    }));
+    return out;
+  }
+
+  /** Like setMany; with workers and at least 1000 entries, the owners store them in parallel. */
+  async setManyAsync(entries: Iterable<readonly [CacheKey, V]>, options?: SetOptions): Promise<void> {
+    const list = [...entries];
+    const pool = this.#pool;
+    if (pool === null || list.length < BULK_THRESHOLD) {
+      this.setMany(list, options);
+      return;
+    }
+    const ttl = this.#ttlOf(options);
+    const groups = this.#byOwner(pool, list.map((e) => e[0]));
+    await Promise.all(groups.map(async (idx, w) => {
+      if (idx.length === 0) return;
+      const batch: Array<[CacheKey, Uint8Array, number]> = idx.map((i) => {
+        const [payload, type] = this.#encode(list[i][1]);
+        if (payload.length > this.#maxValueBytes) throw this.#tooLarge(payload.length);
+        return [list[i][0], payload, type];
+      });
+      await pool.run(w, { kind: 'setMany', entries: batch, ttl });
+    }));
+  }
+
+  /** One scan batch of `shard` from `cursor`, in its owner or here. */
+  async #scanBatch(shard: number, cursor: number, count: number): Promise<ScanBatch> {
+    const pool = this.#pool;
+    if (pool === null) {
+      await yieldToLoop();
+      return scanBatch(this.#table(), shard, cursor, count, false, this.#now());
+    }
+    const r = await pool.run<ScanReply>(pool.ownerOf(shard), { kind: 'scan', shard, cursor, count, now: Date.now() });
+    return { count: r.count, next: r.next, records: Buffer.from(r.records.buffer, r.records.byteOffset, r.records.byteLength) };
+  }
+
+  /**
+   * Iterates the keys, shard by shard, in batches. Every key present for the whole iteration is
+   * yielded at least once (a key may come twice when the index grows meanwhile), while the cache
+   * keeps serving: each batch holds one shard's lock only while it copies that batch's keys.
+   */
+  async *scan(options?: ScanOptions): AsyncGenerator<CacheKey, void, undefined> {
+    if (options !== undefined && (options === null || typeof options !== 'object')) throw typeError('ERR_INVALID_OPTION', 'options must be an object');
+    const count = options?.count === undefined ? 256 : options.count;
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 1_000_000) {
+      throw rangeError('ERR_INVALID_OPTION', 'options.count must be an integer from 1 to 1000000');
+    }
+    if (options?.match !== undefined && typeof options.match !== 'string') throw typeError('ERR_INVALID_OPTION', 'options.match must be a string');
+    if (options?.keys !== undefined && options.keys !== 'string' && options.keys !== 'buffer') {
+      throw rangeError('ERR_INVALID_OPTION', "options.keys must be 'string' or 'buffer'");
+    }
+    const re = options?.match === undefined ? null : globToRegExp(options.match);
+    const asBuffer = options?.keys === 'buffer';
+    for (let shard = 0; shard < this.#options.shards; shard++) {
+      let cursor = 0;
+      do {
+        const batch = await this.#scanBatch(shard, cursor, count);
+        for (const key of batchKeys(batch)) {
+          const text = asBuffer && re === null ? '' : key.toString('utf8');
+          if (re !== null && !re.test(text)) continue;
+          yield asBuffer ? Buffer.from(key) : text;
+        }
+        cursor = batch.next;
+      } while (cursor !== 0);
+    }
+  }
+
+  /**
+   * Writes every live entry to `path` (format: docs/snapshot-format.md), shard by shard, while the
+   * cache keeps serving. Written to a temporary file that is renamed over `path` at the end.
+   */
+  async snapshot(path: string): Promise<SnapshotInfo> {
+    if (typeof path !== 'string' || path === '') throw typeError('ERR_INVALID_OPTION', 'path must be a non-empty string');
+    const started = performance.now();
+    const t = this.#table();
+    const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+    const fh = await open(tmp, 'w');
+    let crc = 0;
+    let bytes = 0;
+    let entries = 0;
+    const write = async (b: Buffer) => {
+      await fh.write(b);
+      crc = crc32(b, crc);
+      bytes += b.length;
+    };
+    try {
+      await write(encodeHeader(this.#options.shards, Date.now()));
+      const pool = this.#pool;
+      for (let shard = 0; shard < this.#options.shards; shard++) {
+        let section: Buffer;
+        if (pool === null) {
+          await yieldToLoop();
+          section = dumpShard(t, shard, this.#now());
+        } else {
+          const r = await pool.run<Uint8Array>(pool.ownerOf(shard), { kind: 'dump', shard, now: Date.now() });
+          section = Buffer.from(r.buffer, r.byteOffset, r.byteLength);
+        }
+        entries += section.readUInt32LE(8);
+        await write(section);
+      }
+      const trailer = encodeTrailer(this.#options.shards, entries, crc);
+      await fh.write(trailer);
+      bytes += trailer.length;
+      await fh.sync();
+      await fh.close();
+      await rename(tmp, path);
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+    return { path, entries, bytes, ms: performance.now() - started };
+  }
+
+  /**
+   * Adds the entries of a snapshot to this cache (entries already expired are skipped). The whole
+   * file is read and verified first: a corrupt or truncated file throws ERR_SNAPSHOT_CORRUPT and
+   * leaves the cache untouched. Returns the number of entries loaded.
+   */
+  async load(path: string): Promise<number> {
+    if (typeof path !== 'string' || path === '') throw typeError('ERR_INVALID_OPTION', 'path must be a non-empty string');
+    const file = await readFile(path);
+    const contents = decodeSnapshot(file, path, this.#options.maxKeyBytes);
+    const t = this.#table();
+    let loaded = 0;
+    for (let i = 0; i < contents.records.length; i += RESTORE_SLICE) {
+      if (i > 0) await yieldToLoop();
+      loaded += loadRecords(t, contents.records.slice(i, i + RESTORE_SLICE), Date.now());
+    }
+    return loaded;
+  }
+
+  /** A new cache with `options`, filled from a snapshot (verified whole before it is created). */
+  static async restore<V = unknown>(path: string, options?: CacheOptions): Promise<Cache<V>> {
+    if (typeof path !== 'string' || path === '') throw typeError('ERR_INVALID_OPTION', 'path must be a non-empty string');
+    const opts = resolveOptions(options);
+    const file = await readFile(path);
+    decodeSnapshot(file, path, opts.maxKeyBytes); // throws before any cache exists
+    const cache = new Cache<V>(options);
+    try {
+      await cache.load(path);
+    } catch (err) {
+      await cache.close();
+      throw err;
+    }
+    return cache;
+  }
+
   /** Counters and sizes, summed over shards and threads. */
   stats(): CacheStats {
     const t = this.#table();
@@ -509,18 +798,30 @@ export class Cache<V = unknown> {
       budget: this.#options.maxMemory, memoryBytes: t.memory.buffer.byteLength, contended,
       balance: mean === 0 ? 1 : maxEntries / mean,
       compressedEntries, bytesSaved, compressMs: compressNs / 1e6, decompressMs: decompressNs / 1e6,
+      workers: this.#pool === null ? null : this.#pool.stats(),
       shards,
     };
   }
 
   /**
-   * Releases this thread's slot. The cache lives on in other threads that attached it; its memory
-   * is freed when no thread holds it any more. Further calls on this object throw ERR_CACHE_CLOSED.
+   * Stops this cache's workers (if it started any) and releases this thread's slot. The cache
+   * lives on in other threads that attached it; its memory is freed when no thread holds it any
+   * more. Further calls on this object throw ERR_CACHE_CLOSED. Without workers it finishes
+   * synchronously; the promise is for the workers.
    */
-  close(): void {
+  close(): Promise<void> {
     const t = this.#t;
-    if (t === null) return;
-    t.x.detach();
-    this.#t = null;
+    if (t === null) return Promise.resolve();
+    const pool = this.#pool;
+    this.#pool = null;
+    const done = () => {
+      t.x.detach();
+      this.#t = null;
+    };
+    if (pool === null) {
+      done();
+      return Promise.resolve();
+    }
+    return pool.close().then(done);
   }
 }

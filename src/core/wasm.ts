@@ -43,8 +43,13 @@ export const FLAG_COMPRESSED = 8;
 /** Thread slot fields after the result word (resultPtr() + 4, + 12): f64 ns compressing / decompressing. */
 export const T_COMPRESS_NS_FROM_RESULT = 4;
 export const T_DECOMPRESS_NS_FROM_RESULT = 12;
+/** Header tables the host uses (assembly/layout.ts): owners (u16 per shard), worker registry. */
+export const HEADER_BASE = 65536;
+export const H_OWNERS = 1024;
+export const H_WORKERS = 3072;
+export const MAX_REGISTERED_WORKERS = 128;
 /** Thread slots: base and size (assembly/layout.ts). */
-export const THREADS_BASE = 65536 + 4096;
+export const THREADS_BASE = HEADER_BASE + 4096;
 export const THREAD_SLOT_BYTES = 32;
 export const MAX_THREADS = 1024;
 /** Bytes of a cache entry's header in the core (before key and value). */
