@@ -18,7 +18,7 @@
 // Invariant: no two free blocks are adjacent; every free block is in exactly one free list.
 
 import {
-  HEADER_BASE, H_HEAP_TOP, H_HEAP_LOCK,
+  HEADER_BASE, H_HEAP_TOP, H_HEAP_LOCK, H_FREE_CHUNKS, H_FREE_CHUNK_BYTES,
   S_TLSF, S_CHUNKS, S_RESERVED, S_USED,
 } from "./layout";
 import { holderIsDead } from "./lock";
@@ -173,6 +173,16 @@ export const BLOCK_TAGS: u32 = TAGS;
 export const BLOCK_MIN_BYTES: u32 = BLOCK_MIN;
 export const CHUNK_HEADER_BYTES: u32 = CHUNK_HEADER;
 
+/** Takes free block b out of the shard's lists (compaction quarantines a chunk's free space). */
+export function tlsfUnlistFree(shard: usize, b: usize): void {
+  removeFree(shard + S_TLSF, b);
+}
+
+/** Puts free block b back into the shard's lists. */
+export function tlsfRelistFree(shard: usize, b: usize): void {
+  insertFree(shard + S_TLSF, b);
+}
+
 /** Makes [b, b + size) one free block in the shard's lists (the repair walk's free runs). */
 export function tlsfInsertRun(shard: usize, b: usize, size: u32): void {
   setInfo(b, size | FREE);
@@ -262,37 +272,77 @@ export function chunkPayloadCapacity(chunkBytes: u32): u32 {
  * start, or 0 when the memory cannot grow. Callers may hold a shard lock: this never traps.
  */
 export function heapAlloc(bytes: u32, tid: i32): usize {
+  if (!heapLock(tid)) return 0;
+  let result: usize = 0;
+  // A chunk compaction gave back, of exactly this size, before new memory.
+  const listPtr = <usize>(HEADER_BASE + H_FREE_CHUNKS);
+  let prev: usize = 0;
+  let c = <usize>load<u32>(listPtr);
+  while (c) {
+    if (load<u32>(c, 4) == bytes) {
+      const next = load<u32>(c);
+      if (prev) store<u32>(prev, next);
+      else store<u32>(listPtr, next);
+      store<u64>(HEADER_BASE + H_FREE_CHUNK_BYTES, load<u64>(HEADER_BASE + H_FREE_CHUNK_BYTES) - <u64>bytes);
+      result = c;
+      break;
+    }
+    prev = c;
+    c = <usize>load<u32>(c);
+  }
+  if (!result) {
+    const topPtr = <usize>(HEADER_BASE + H_HEAP_TOP);
+    const top = <u64>atomic.load<u32>(topPtr);
+    const end = top + <u64>bytes;
+    if (end <= 0xFFFF0000) {
+      const have = <u64>memory.size() << 16;
+      let ok = true;
+      if (end > have) {
+        const pages = <i32>((end - have + 0xFFFF) >> 16);
+        ok = memory.grow(pages) >= 0;
+      }
+      if (ok) {
+        atomic.store<u32>(topPtr, <u32>end);
+        result = <usize>top;
+      }
+    }
+  }
+  heapUnlock();
+  return result;
+}
+
+/** Gives a whole chunk back to the heap's free list (compaction emptied it). */
+export function heapRelease(chunk: usize, tid: i32): bool {
+  if (!heapLock(tid)) return false;
+  const listPtr = <usize>(HEADER_BASE + H_FREE_CHUNKS);
+  store<u32>(chunk, load<u32>(listPtr));
+  store<u32>(listPtr, <u32>chunk);
+  store<u64>(HEADER_BASE + H_FREE_CHUNK_BYTES, load<u64>(HEADER_BASE + H_FREE_CHUNK_BYTES) + <u64>load<u32>(chunk, 4));
+  heapUnlock();
+  return true;
+}
+
+/** Takes the heap lock (a short global lock for chunk bookkeeping). */
+function heapLock(tid: i32): bool {
   const lockPtr = <usize>(HEADER_BASE + H_HEAP_LOCK);
-  // The heap lock guards two stores (grow, heap top): a dead holder left nothing half done.
+  // The heap lock guards a few stores; a dead holder's are redone or harmless.
   for (let tries = 0; ; tries++) {
     const v = atomic.cmpxchg<i32>(lockPtr, 0, tid);
-    if (v == 0) break;
+    if (v == 0) return true;
     if (holderIsDead(v)) {
-      if (atomic.cmpxchg<i32>(lockPtr, v, tid) == v) break;
+      if (atomic.cmpxchg<i32>(lockPtr, v, tid) == v) return true;
       continue;
     }
-    if (tries > 100000) return 0;
+    if (tries > 100000) return false;
     memory.atomic.wait32(lockPtr, v, 100000);
   }
-  const topPtr = <usize>(HEADER_BASE + H_HEAP_TOP);
-  const top = <u64>atomic.load<u32>(topPtr);
-  const end = top + <u64>bytes;
-  let result: usize = 0;
-  if (end <= 0xFFFF0000) {
-    const have = <u64>memory.size() << 16;
-    let ok = true;
-    if (end > have) {
-      const pages = <i32>((end - have + 0xFFFF) >> 16);
-      ok = memory.grow(pages) >= 0;
-    }
-    if (ok) {
-      atomic.store<u32>(topPtr, <u32>end);
-      result = <usize>top;
-    }
-  }
+  return false;
+}
+
+function heapUnlock(): void {
+  const lockPtr = <usize>(HEADER_BASE + H_HEAP_LOCK);
   atomic.store<i32>(lockPtr, 0);
   atomic.notify(lockPtr, 1);
-  return result;
 }
 
 /**

@@ -3,7 +3,7 @@
 export {
   init, attach, detach, scratchPtr, scratchCapacity, resultPtr, growScratch, maxEntryPayload,
   get, set, del, ttl, clear, sweep, shardCapacity, deflate, inflate, deflateOffset, deflateScratchBytes,
-  shardsBase, clearShard, repairShard, markThreadDead, reapThread, shardOfKey, setOwner, scan,
+  shardsBase, clearShard, repairShard, markThreadDead, reapThread, shardOfKey, setOwner, scan, compactShard,
 } from "./table";
 export { xxh64 } from "./hash";
 export { onAbort } from "./status";

@@ -17,6 +17,8 @@
 //   +24 seed u64 · +32 shard byte budget u64 · +40 heap top u32 · +44 heap lock i32
 //   +48 chunk bytes · +52 small-queue share in 1/1000 · +56 S3-FIFO move threshold · +60 heap base
 //   +64 lock timeout in ms (a caller gives up waiting for a shard lock after this long)
+//   +68 free chunk list head u32 (chunks compaction gave back; any shard reuses them first)
+//   +72 free chunk bytes u64
 //   +1024.. owner table: u16 per shard, the shard's owning worker + 1 (0 = none), for stats
 //   +3072.. worker registry: 128 × [Node threadId i32, core thread id i32], written by the host's
 //   shard workers so that the pool can name a dead worker's thread id
@@ -47,6 +49,8 @@ export const H_MOVE_THRESHOLD: u32 = 56;
 export const H_HEAP_BASE: u32 = 60;
 export const H_LOCK_TIMEOUT_MS: u32 = 64;
 export const H_OWNERS: u32 = 1024;
+export const H_FREE_CHUNKS: u32 = 68;
+export const H_FREE_CHUNK_BYTES: u32 = 72;
 
 export const STATE_EMPTY: i32 = 0;
 export const STATE_LAYING_OUT: i32 = 1;

@@ -7,7 +7,7 @@ import {
   createMemory, coreModule, MAX_PAGES, MODE_NX, MODE_XX, ST_MISS, ST_NOT_STORED, ST_LOCK_TIMEOUT,
   FLAG_COMPRESSED,
   SHARD_BYTES, S_COMPRESSED, S_SAVED, THREADS_BASE, THREAD_SLOT_BYTES, MAX_THREADS,
-  T_COMPRESS_NS_FROM_RESULT, T_DECOMPRESS_NS_FROM_RESULT, S_CAP, S_COUNT, S_USED, S_RESERVED, S_ENTRY_BYTES, S_HITS, S_MISSES, S_SETS,
+  T_COMPRESS_NS_FROM_RESULT, T_DECOMPRESS_NS_FROM_RESULT, S_CAP, HEADER_BASE, H_FREE_CHUNK_BYTES, S_COUNT, S_USED, S_RESERVED, S_ENTRY_BYTES, S_HITS, S_MISSES, S_SETS,
   S_DELETES, S_EVICTIONS, S_EXPIRATIONS, S_CONTENDED,
 } from '../core/wasm.js';
 import { CoreTable, statusError } from '../core/table.js';
@@ -19,7 +19,7 @@ import { CacheError, rangeError, typeError } from '../errors.js';
 import { msgpackSerializer, type Serializer } from '../serializer.js';
 import { kTable, kStoreEncoded, kGetEncoded, kPool } from './internal.js';
 import { ShardPool, type ShardPoolStats } from '../shard/pool.js';
-import { scanBatch, batchKeys, dumpShard, loadRecords, type ScanBatch } from '../shard/ops.js';
+import { scanBatch, batchKeys, dumpShard, loadRecords, compactShards, type ScanBatch } from '../shard/ops.js';
 import { decodeSnapshot, encodeHeader, encodeTrailer } from '../shard/snapshot.js';
 import { globToRegExp } from '../shard/glob.js';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
@@ -75,6 +75,8 @@ export interface CacheStats {
   usedBytes: number;
   /** Arena bytes the shards have taken from the memory. */
   reservedBytes: number;
+  /** Chunks compaction gave back, held for the next shard that grows (not in reservedBytes). */
+  freeChunkBytes: number;
   /** maxMemory. */
   budget: number;
   /** Size of the WebAssembly memory (arena, scratch areas and fixed headers). */
@@ -628,6 +630,23 @@ export class Cache<V = unknown> {
     }));
   }
 
+  /**
+   * Defragments every shard's arena: entries move out of sparsely used chunks, which go back to a
+   * heap free list that any shard reuses before the memory grows. With workers the owners do it
+   * (and also every fourth sweep round on their own); without, it runs here shard by shard.
+   * Resolves to the arena bytes given back.
+   */
+  async compact(): Promise<number> {
+    const pool = this.#pool;
+    if (pool !== null) return pool.compact();
+    let released = 0;
+    for (let shard = 0; shard < this.#options.shards; shard++) {
+      if (shard > 0) await yieldToLoop();
+      released += compactShards(this.#table(), [shard]);
+    }
+    return released;
+  }
+
   /** One scan batch of `shard` from `cursor`, in its owner or here. */
   async #scanBatch(shard: number, cursor: number, count: number): Promise<ScanBatch> {
     const pool = this.#pool;
@@ -795,6 +814,7 @@ export class Cache<V = unknown> {
     return {
       hits, misses, hitRatio: hits + misses === 0 ? 0 : hits / (hits + misses),
       sets, deletes, evictions, expirations, entries, bytes, usedBytes, reservedBytes,
+      freeChunkBytes: Number(view.getBigUint64(HEADER_BASE + H_FREE_CHUNK_BYTES, true)),
       budget: this.#options.maxMemory, memoryBytes: t.memory.buffer.byteLength, contended,
       balance: mean === 0 ? 1 : maxEntries / mean,
       compressedEntries, bytesSaved, compressMs: compressNs / 1e6, decompressMs: decompressNs / 1e6,

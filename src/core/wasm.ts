@@ -47,6 +47,7 @@ export const T_DECOMPRESS_NS_FROM_RESULT = 12;
 export const HEADER_BASE = 65536;
 export const H_OWNERS = 1024;
 export const H_WORKERS = 3072;
+export const H_FREE_CHUNK_BYTES = 72;
 export const MAX_REGISTERED_WORKERS = 128;
 /** Thread slots: base and size (assembly/layout.ts). */
 export const THREADS_BASE = HEADER_BASE + 4096;
@@ -87,6 +88,7 @@ export interface CoreExports {
   shardOfKey(keyLen: number): number;
   setOwner(shard: number, owner: number): void;
   scan(shard: number, cursor: number, maxRecords: number, withValues: number, now: number): number;
+  compactShard(shard: number): number;
   shardCapacity(shard: number): number;
   shardsBase(): number;
   deflate(valueAt: number, valueLen: number, maxStored: number): number;

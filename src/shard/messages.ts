@@ -9,7 +9,8 @@ export interface ShardWorkerData {
 }
 
 export type ShardTask =
-  | { kind: 'sweep'; shards: number[]; fraction: number; now: number }
+  | { kind: 'sweep'; shards: number[]; fraction: number; now: number; compact: boolean }
+  | { kind: 'compact'; shards: number[] }
   | { kind: 'clear'; shards: number[] }
   | { kind: 'scan'; shard: number; cursor: number; count: number; now: number }
   | { kind: 'dump'; shard: number; now: number }
@@ -18,7 +19,10 @@ export type ShardTask =
   | { kind: 'getMany'; keys: Array<string | Uint8Array> }
   | { kind: 'ping' };
 
-/** 'sweep' answers the number of entries removed; 'scan' a batch; 'dump' a section. */
+/**
+ * 'sweep' answers [entries removed, bytes compaction gave back]; 'compact' the bytes given back;
+ * 'scan' a batch; 'dump' a section.
+ */
 export interface ScanReply {
   count: number;
   next: number;

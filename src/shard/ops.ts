@@ -99,3 +99,20 @@ export function clearShards(t: CoreTable, shards: readonly number[]): void {
     if (st < 0) throw statusError(st, 'clear');
   }
 }
+
+/** Chunks one compaction pass may give back per shard (each move holds the lock ~1 ms at most). */
+const COMPACT_CHUNKS_PER_PASS = 8;
+
+/** Compacts the given shards; returns the bytes of arena given back to the heap. */
+export function compactShards(t: CoreTable, shards: readonly number[]): number {
+  let released = 0;
+  for (const s of shards) {
+    for (let i = 0; i < COMPACT_CHUNKS_PER_PASS; i++) {
+      const r = t.x.compactShard(s);
+      if (r < 0) throw statusError(r, 'compact');
+      if (r === 0) break;
+      released += r;
+    }
+  }
+  return released;
+}

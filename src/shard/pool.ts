@@ -22,6 +22,9 @@ const WORKER_FILE = import.meta.url.endsWith('.ts')
   ? new URL('./worker-tsx.mjs', import.meta.url)
   : new URL('./worker.js', import.meta.url);
 
+/** Sweep rounds between compaction passes. */
+const COMPACT_EVERY = 4;
+
 /** Pool options, filled. */
 export interface ShardPoolOptions {
   threads: number;
@@ -39,6 +42,8 @@ export interface ShardPoolStats {
   repairedShards: number;
   /** Expired entries the sweeps reclaimed. */
   swept: number;
+  /** Arena bytes the owners' compaction gave back to the heap. */
+  compactedBytes: number;
   /** Tasks that failed (their callers saw the error). */
   failedTasks: number;
 }
@@ -61,6 +66,8 @@ export class ShardPool {
   #restarts = 0;
   #repaired = 0;
   #swept = 0;
+  #compacted = 0;
+  #rounds = 0;
   #failed = 0;
   readonly #fraction: number;
 
@@ -127,16 +134,28 @@ export class ShardPool {
     return Promise.all(this.#pools.map((_, w) => this.run<T>(w, task(w))));
   }
 
-  /** One sweep round: each owner examines `fraction` of each of its shards' index slots. */
+  /**
+   * One sweep round: each owner examines `fraction` of each of its shards' index slots; every
+   * COMPACT_EVERY rounds it also compacts them (only fragmented shards give chunks back).
+   */
   sweep(): void {
     const now = Date.now();
+    const compact = ++this.#rounds % COMPACT_EVERY === 0;
     for (let w = 0; w < this.threads; w++) {
       if (this.#sweeping[w]) continue; // the last round is still running there
       this.#sweeping[w] = true;
-      this.run<number>(w, { kind: 'sweep', shards: this.shardsOf(w), fraction: this.#fraction, now })
-        .then((n) => { this.#swept += n; }, () => undefined)
+      this.run<[number, number]>(w, { kind: 'sweep', shards: this.shardsOf(w), fraction: this.#fraction, now, compact })
+        .then(([n, bytes]) => { this.#swept += n; this.#compacted += bytes; }, () => undefined)
         .finally(() => { this.#sweeping[w] = false; });
     }
+  }
+
+  /** Compacts every shard in its owner; resolves to the bytes given back. */
+  async compact(): Promise<number> {
+    const bytes = await this.all<number>((w) => ({ kind: 'compact', shards: this.shardsOf(w) }));
+    const total = bytes.reduce((a, b) => a + b, 0);
+    this.#compacted += total;
+    return total;
   }
 
   /**
@@ -159,7 +178,7 @@ export class ShardPool {
     for (let s = 0; s < this.#shards; s++) owners.push(this.ownerOf(s));
     return {
       threads: this.threads, owners, restarts: this.#restarts, repairedShards: this.#repaired,
-      swept: this.#swept, failedTasks: this.#failed,
+      swept: this.#swept, compactedBytes: this.#compacted, failedTasks: this.#failed,
     };
   }
 

@@ -8,7 +8,7 @@ import { move } from 'piscina';
 import { Cache } from '../cache/cache.js';
 import { kTable, kStoreEncoded, kGetEncoded } from '../cache/internal.js';
 import { HEADER_BASE, H_WORKERS } from '../core/wasm.js';
-import { sweepShard, scanBatch, dumpShard, clearShards } from './ops.js';
+import { sweepShard, scanBatch, dumpShard, clearShards, compactShards } from './ops.js';
 import type { ShardTask, ShardWorkerData, ScanReply, GetManyReply } from './messages.js';
 
 const data = workerData as ShardWorkerData;
@@ -26,8 +26,10 @@ export default function run(task: ShardTask): unknown {
         const slots = Math.ceil(table.x.shardCapacity(shard) * task.fraction);
         if (slots > 0) removed += sweepShard(table, shard, slots, task.now);
       }
-      return removed;
+      return [removed, task.compact ? compactShards(table, task.shards) : 0];
     }
+    case 'compact':
+      return compactShards(table, task.shards);
     case 'clear':
       clearShards(table, task.shards);
       return true;
