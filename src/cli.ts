@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+/**
+ * `meshcache serve`: the sidecar. Flags override a JSON config file (--config), which overrides
+ * the defaults. SIGINT / SIGTERM shut it down cleanly (stop accepting, finish replies in flight,
+ * exit 0). Logs are JSON lines (pino) on stdout.
+ */
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { MeshcacheServer } from './server/server.js';
+import { parseBytes } from './config.js';
+
+interface Flag {
+  name: string;
+  key: keyof ServeConfig;
+  kind: 'int' | 'bytes' | 'string' | 'bool';
+  def: string;
+  help: string;
+}
+
+/** Everything `serve` can be configured with (config-file keys are the camelCase names). */
+export interface ServeConfig {
+  port: number;
+  host: string;
+  maxMemory: string | number;
+  shards?: number;
+  threads: number;
+  workers: number;
+  http: number | null;
+  requirepass: string | null;
+  maxClients: number;
+  logLevel: string;
+  slowlogMs: number;
+}
+
+const FLAGS: Flag[] = [
+  { name: '--port', key: 'port', kind: 'int', def: '6380', help: 'TCP port for RESP clients (0 = any free port)' },
+  { name: '--host', key: 'host', kind: 'string', def: '127.0.0.1', help: 'address to bind; 0.0.0.0 for every interface' },
+  { name: '--max-memory', key: 'maxMemory', kind: 'bytes', def: '256mb', help: "cache byte budget, e.g. '512mb', '2gb'" },
+  { name: '--shards', key: 'shards', kind: 'int', def: 'auto', help: 'cache shards (power of two, 1-1024)' },
+  { name: '--threads', key: 'threads', kind: 'int', def: '1', help: 'server threads accepting connections (more than 1 needs the native addon\'s SO_REUSEPORT; without it one thread serves, and the log says why)' },
+  { name: '--workers', key: 'workers', kind: 'int', def: '0', help: 'shard-owner worker threads for sweeps, compaction and bulk work (0 = none)' },
+  { name: '--http', key: 'http', kind: 'int', def: 'off', help: 'port for /metrics (Prometheus) and the dashboard' },
+  { name: '--requirepass', key: 'requirepass', kind: 'string', def: 'none', help: 'password clients must AUTH with (user "default")' },
+  { name: '--max-clients', key: 'maxClients', kind: 'int', def: '10000', help: 'most simultaneous clients' },
+  { name: '--log-level', key: 'logLevel', kind: 'string', def: 'info', help: 'pino level: fatal, error, warn, info, debug, trace' },
+  { name: '--slowlog-ms', key: 'slowlogMs', kind: 'int', def: '10', help: 'log commands slower than this (ms)' },
+];
+
+const USAGE = `Usage: meshcache serve [options]
+
+Runs the meshcache sidecar: a Redis-protocol (RESP2/RESP3) server over an in-memory cache.
+
+Options:
+${FLAGS.map((f) => `  ${(f.name + (f.kind === 'bool' ? '' : ' <value>')).padEnd(24)} ${f.help} (default: ${f.def})`).join('\n')}
+  --config <file>          JSON file with any of the options above as camelCase keys
+                           (port, host, maxMemory, shards, threads, workers, http,
+                           requirepass, maxClients, logLevel, slowlogMs); flags win
+  -h, --help               show this help
+  -v, --version            print the version
+
+Signals: SIGINT and SIGTERM stop accepting, finish replies in flight and exit 0.
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`meshcache: ${message}\nRun 'meshcache serve --help' for the options.\n`);
+  process.exit(2);
+}
+
+/** Parses `serve`'s arguments into a config (exported for tests). */
+export function parseServeArgs(argv: string[]): ServeConfig {
+  const cfg: ServeConfig = {
+    port: 6380, host: '127.0.0.1', maxMemory: '256mb', threads: 1, workers: 0, http: null,
+    requirepass: null, maxClients: 10_000, logLevel: 'info', slowlogMs: 10,
+  };
+  const fromFlags: Partial<Record<keyof ServeConfig, unknown>> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--config') {
+      const path = argv[++i];
+      if (path === undefined) fail('--config needs a file');
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(readFileSync(path, 'utf8'));
+      } catch (err) {
+        fail(`cannot read the config file ${path}: ${(err as Error).message}`);
+      }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) fail(`${path} must hold a JSON object`);
+      for (const [k, v] of Object.entries(parsed as object)) {
+        if (!FLAGS.some((f) => f.key === k)) fail(`${path}: unknown option '${k}'`);
+        (cfg as unknown as Record<string, unknown>)[k] = v;
+      }
+      continue;
+    }
+    const flag = FLAGS.find((f) => f.name === a || a.startsWith(f.name + '='));
+    if (flag === undefined) fail(`unknown option '${a}'`);
+    const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+    if (value === undefined) fail(`${flag.name} needs a value`);
+    fromFlags[flag.key] = value;
+  }
+  for (const [k, v] of Object.entries(fromFlags)) (cfg as unknown as Record<string, unknown>)[k] = v;
+  const int = (k: keyof ServeConfig, min: number, max: number) => {
+    const v = cfg[k];
+    if (v === null || v === undefined) return;
+    const n = typeof v === 'number' ? v : Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) fail(`${k} must be an integer from ${min} to ${max} (got ${String(v)})`);
+    (cfg as unknown as Record<string, unknown>)[k] = n;
+  };
+  int('port', 0, 65535);
+  int('threads', 1, 256);
+  int('workers', 0, 128);
+  int('maxClients', 1, 1_000_000);
+  int('slowlogMs', 0, 3_600_000);
+  if (cfg.shards !== undefined) int('shards', 1, 1024);
+  if (cfg.http !== null) int('http', 0, 65535);
+  if (parseBytes(cfg.maxMemory) === undefined) fail(`maxMemory must be a size like '512mb' (got ${String(cfg.maxMemory)})`);
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) fail(`logLevel must be one of fatal, error, warn, info, debug, trace, silent`);
+  if (typeof cfg.host !== 'string' || cfg.host === '') fail('host must be a non-empty string');
+  return cfg;
+}
+
+export async function serve(cfg: ServeConfig): Promise<MeshcacheServer> {
+  const log = pino({ level: cfg.logLevel, base: { pid: process.pid } });
+  const slowNs = cfg.slowlogMs * 1e6;
+  const server = new MeshcacheServer({
+    port: cfg.port,
+    host: cfg.host,
+    requirepass: cfg.requirepass,
+    maxClients: cfg.maxClients,
+    cache: { maxMemory: cfg.maxMemory, shards: cfg.shards, workers: cfg.workers },
+    onCommand: (name, ns) => {
+      if (slowNs > 0 && ns > slowNs) log.warn({ command: name, ms: ns / 1e6 }, 'slow command');
+    },
+    onClientError: (client, kind, detail) => log.warn({ client: client.addr, id: client.id, kind, detail }, 'client error'),
+  });
+  const addr = await server.listen();
+  if (cfg.threads > 1) {
+    log.warn({ threads: cfg.threads, backend: 'single-thread' }, 'one server thread serves all connections: the native SO_REUSEPORT addon is not built in this version');
+  }
+  log.info({ host: addr.address, port: addr.port, maxMemory: server.cache.options.maxMemory, shards: server.cache.options.shards, workers: cfg.workers }, 'meshcache listening');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, clients: server.clientCount }, 'shutting down');
+    server.close().then(() => {
+      log.info('stopped');
+      process.exit(0);
+    }, (err) => {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  return server;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  if (cmd === '-h' || cmd === '--help' || cmd === undefined || rest.includes('-h') || rest.includes('--help')) {
+    process.stdout.write(USAGE);
+    process.exit(cmd === undefined ? 2 : 0);
+  }
+  if (cmd === '-v' || cmd === '--version') {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(pkg.version + '\n');
+    return;
+  }
+  if (cmd !== 'serve') fail(`unknown command '${cmd}'`);
+  await serve(parseServeArgs(rest));
+}
+
+if (process.argv[1] !== undefined && new URL(import.meta.url).pathname === (await import('node:fs')).realpathSync(process.argv[1])) {
+  main(process.argv.slice(2)).catch((err) => {
+    process.stderr.write(`meshcache: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

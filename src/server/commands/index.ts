@@ -1,0 +1,11 @@
+/** Every command family, registered into one table (duplicates are refused). */
+import type { CommandTable } from './registry.js';
+import { connectionCommands } from './connection.js';
+import { serverCommands } from './server.js';
+import { stringCommands } from './strings.js';
+
+export function registerAll(table: CommandTable): void {
+  for (const family of [connectionCommands, serverCommands, stringCommands]) {
+    for (const spec of family) table.add(spec);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The command table. Each command has Redis's exact arity (positive: exactly that many words,
+ * command name included; negative: at least that many), flags and key positions (for COMMAND
+ * INFO), and a synchronous handler that writes its reply. Registering a name twice is refused.
+ */
+import type { RespWriter } from '../../resp/writer.js';
+import type { Cache } from '../../cache/cache.js';
+
+/** One connected client, as commands see it. */
+export interface ClientState {
+  readonly id: number;
+  name: string;
+  libName: string;
+  libVersion: string;
+  readonly addr: string;
+  readonly laddr: string;
+  readonly createdAt: number;
+  lastCommandAt: number;
+  lastCommand: string;
+  authenticated: boolean;
+  db: number;
+  /** Protocol chosen with HELLO. */
+  resp: 2 | 3;
+  /** Set by QUIT: close once the reply is flushed. */
+  closing: boolean;
+}
+
+/** What every handler gets. */
+export interface CommandContext {
+  readonly cache: Cache;
+  readonly client: ClientState;
+  readonly out: RespWriter;
+  readonly server: ServerState;
+}
+
+/** Server-wide state the handlers read (INFO, CLIENT LIST, CONFIG GET…). */
+export interface ServerState {
+  readonly startedAt: number;
+  readonly port: number;
+  readonly host: string;
+  readonly version: string;
+  readonly requirepass: string | null;
+  readonly config: ReadonlyMap<string, string>;
+  clients(): Iterable<ClientState>;
+  /** Counters for INFO stats. */
+  readonly counters: ServerCounters;
+  /** Command table, for COMMAND. */
+  readonly commands: CommandTable;
+  /** Text of INFO's meshcache section and others the server adds. */
+  infoSections(): Array<[string, Array<[string, string | number]>]>;
+}
+
+export interface ServerCounters {
+  connectionsReceived: number;
+  commandsProcessed: number;
+  rejectedConnections: number;
+  protocolErrors: number;
+  outputLimitDisconnections: number;
+  keyspaceHits: number;
+  keyspaceMisses: number;
+  netInputBytes: number;
+  netOutputBytes: number;
+}
+
+export type Handler = (ctx: CommandContext, args: Buffer[]) => void;
+
+export interface CommandSpec {
+  /** Lower-case name. */
+  name: string;
+  arity: number;
+  flags: string[];
+  firstKey: number;
+  lastKey: number;
+  step: number;
+  /** One-line summary (COMMAND DOCS). */
+  summary: string;
+  group: string;
+  handler: Handler;
+}
+
+export class CommandTable {
+  readonly #commands = new Map<string, CommandSpec>();
+
+  add(spec: CommandSpec): void {
+    if (spec.name !== spec.name.toLowerCase()) throw new Error(`command ${spec.name}: names are lower-case`);
+    if (this.#commands.has(spec.name)) throw new Error(`command ${spec.name} is registered twice`);
+    this.#commands.set(spec.name, spec);
+  }
+
+  get(name: string): CommandSpec | undefined {
+    return this.#commands.get(name);
+  }
+
+  get size(): number {
+    return this.#commands.size;
+  }
+
+  all(): IterableIterator<CommandSpec> {
+    return this.#commands.values();
+  }
+}
+
+/** The common way to declare a command in a family file. */
+export function command(
+  name: string, arity: number, flags: string[], keys: [number, number, number], group: string, summary: string,
+  handler: Handler,
+): CommandSpec {
+  return { name, arity, flags, firstKey: keys[0], lastKey: keys[1], step: keys[2], group, summary, handler };
+}
+
+/** Errors with Redis's exact texts, so clients and scripts react as they do against Redis. */
+export const ERR = {
+  syntax: 'ERR syntax error',
+  notInteger: 'ERR value is not an integer or out of range',
+  notFloat: 'ERR value is not a valid float',
+  overflow: 'ERR increment or decrement would overflow',
+  noSuchKey: 'ERR no such key',
+  noAuth: 'NOAUTH Authentication required.',
+  wrongPass: 'WRONGPASS invalid username-password pair or user is disabled.',
+  dbIndex: 'ERR DB index is out of range',
+  wrongArity: (name: string) => `ERR wrong number of arguments for '${name}' command`,
+  unknownSubcommand: (sub: string, cmd: string) => `ERR unknown subcommand '${sub}'. Try ${cmd.toUpperCase()} HELP.`,
+  invalidExpire: (name: string) => `ERR invalid expire time in '${name}' command`,
+  unknownCommand: (name: string, args: Buffer[]) => {
+    const shown = args.slice(0, 10).map((a) => `'${a.toString('latin1').slice(0, 128)}'`).join(' ');
+    return `ERR unknown command '${name.slice(0, 128)}', with args beginning with: ${shown}${shown ? ' ' : ''}`;
+  },
+} as const;
+
+/** Parses a Redis integer argument (no spaces, no '+', fits in a signed 64-bit); null if not. */
+export function parseInteger(b: Buffer): bigint | null {
+  const s = b.toString('latin1');
+  if (!/^-?(0|[1-9][0-9]{0,19})$/.test(s)) return null;
+  const n = BigInt(s);
+  if (n > 9223372036854775807n || n < -9223372036854775808n) return null;
+  return n;
+}
+
+/** parseInteger as a JS number when it fits safely; null otherwise. */
+export function parseSafeInteger(b: Buffer): number | null {
+  const n = parseInteger(b);
+  if (n === null || n > BigInt(Number.MAX_SAFE_INTEGER) || n < BigInt(Number.MIN_SAFE_INTEGER)) return null;
+  return Number(n);
+}
+
+/** Upper-case ASCII of an option word. */
+export function word(b: Buffer): string {
+  return b.toString('latin1').toUpperCase();
+}

@@ -1,0 +1,195 @@
+/**
+ * The sidecar: a RESP2/RESP3 server over a Cache. One thread accepts and serves connections (the
+ * multi-threaded accept path needs the native addon; see native/). Start with `listen()`, stop
+ * with `close()`: stop accepting, let every connection flush the replies already computed, end
+ * the sockets, and resolve when the last one has closed (or destroy stragglers after a grace
+ * period).
+ */
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { Cache } from '../cache/cache.js';
+import type { CacheOptions } from '../config.js';
+import { RespParser, DEFAULT_LIMITS } from '../resp/parser.js';
+import { Connection, type OutputLimits } from './connection.js';
+import { CommandTable, type ClientState, type ServerCounters, type ServerState } from './commands/registry.js';
+import { registerAll } from './commands/index.js';
+
+export interface ServerOptions {
+  /** TCP port (0 = any free port). @default 6380 */
+  port?: number;
+  /** Address to bind. @default '127.0.0.1' */
+  host?: string;
+  /** The cache to serve, or options for a new one. */
+  cache?: Cache | CacheOptions;
+  /** Password clients must AUTH with (user `default`); null = none. */
+  requirepass?: string | null;
+  /** Most simultaneous clients; more are refused with an error. @default 10000 */
+  maxClients?: number;
+  /** Output buffer limits per client (like Redis's client-output-buffer-limit). */
+  outputLimits?: Partial<OutputLimits>;
+  /** Longest inline request line and count line, in bytes. @default 65536 */
+  maxInlineBytes?: number;
+  /** Most arguments in one request. @default 1048576 */
+  maxArgs?: number;
+  /** Grace period for connections to close during close(), in ms. @default 5000 */
+  closeTimeoutMs?: number;
+  /** Called for every command with its duration (metrics). */
+  onCommand?: (name: string, ns: number, ok: boolean) => void;
+  /** Called for client-side problems (protocol errors, slow readers, handler crashes). */
+  onClientError?: (client: ClientState, kind: string, detail: string) => void;
+}
+
+const PACKAGE_VERSION = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+export { REDIS_COMPAT_VERSION } from './version.js';
+
+export const DEFAULT_OUTPUT_LIMITS: OutputLimits = { hardBytes: 256 * 1024 * 1024, softBytes: 64 * 1024 * 1024, softSeconds: 60 };
+
+export class MeshcacheServer {
+  readonly cache: Cache;
+  readonly commands = new CommandTable();
+  readonly counters: ServerCounters = {
+    connectionsReceived: 0, commandsProcessed: 0, rejectedConnections: 0, protocolErrors: 0,
+    outputLimitDisconnections: 0, keyspaceHits: 0, keyspaceMisses: 0, netInputBytes: 0, netOutputBytes: 0,
+  };
+  readonly #ownsCache: boolean;
+  readonly #options: Required<Omit<ServerOptions, 'cache' | 'onCommand' | 'onClientError' | 'outputLimits'>> & { outputLimits: OutputLimits };
+  readonly #connections = new Set<Connection>();
+  readonly #extraInfo: Array<() => [string, Array<[string, string | number]>]> = [];
+  readonly #onCommand: ServerOptions['onCommand'];
+  readonly #onClientError: ServerOptions['onClientError'];
+  #server: Server | null = null;
+  #nextId = 1;
+  #startedAt = Date.now();
+  #closing: Promise<void> | null = null;
+  readonly state: ServerState;
+
+  constructor(options: ServerOptions = {}) {
+    const o = options;
+    if (o.port !== undefined && (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)) throw new RangeError('options.port must be an integer from 0 to 65535');
+    if (o.host !== undefined && typeof o.host !== 'string') throw new TypeError('options.host must be a string');
+    if (o.requirepass !== undefined && o.requirepass !== null && (typeof o.requirepass !== 'string' || o.requirepass === '')) throw new TypeError('options.requirepass must be a non-empty string or null');
+    if (o.maxClients !== undefined && (!Number.isInteger(o.maxClients) || o.maxClients < 1)) throw new RangeError('options.maxClients must be a positive integer');
+    this.#ownsCache = !(o.cache instanceof Cache);
+    this.cache = o.cache instanceof Cache ? o.cache : new Cache(o.cache ?? {});
+    const limits = { ...DEFAULT_OUTPUT_LIMITS, ...o.outputLimits };
+    for (const [k, v] of Object.entries(limits)) if (typeof v !== 'number' || !(v >= 0)) throw new RangeError(`options.outputLimits.${k} must be a number >= 0`);
+    this.#options = {
+      port: o.port ?? 6380,
+      host: o.host ?? '127.0.0.1',
+      requirepass: o.requirepass ?? null,
+      maxClients: o.maxClients ?? 10_000,
+      outputLimits: limits,
+      maxInlineBytes: o.maxInlineBytes ?? DEFAULT_LIMITS.maxInlineBytes,
+      maxArgs: o.maxArgs ?? DEFAULT_LIMITS.maxArgs,
+      closeTimeoutMs: o.closeTimeoutMs ?? 5000,
+    };
+    this.#onCommand = o.onCommand;
+    this.#onClientError = o.onClientError;
+    registerAll(this.commands);
+    const self = this;
+    const config = new Map<string, string>([
+      ['port', String(this.#options.port)],
+      ['bind', this.#options.host],
+      ['maxmemory', String(this.cache.options.maxMemory)],
+      ['maxmemory-policy', 's3-fifo'],
+      ['maxclients', String(this.#options.maxClients)],
+      ['databases', '1'],
+      ['appendonly', 'no'],
+      ['save', ''],
+      ['proto-max-bulk-len', String(this.cache.options.maxValueBytes + 1024)],
+      ['client-output-buffer-limit', `normal ${limits.hardBytes} ${limits.softBytes} ${limits.softSeconds}`],
+      ['requirepass', this.#options.requirepass === null ? '' : '********'],
+      ['timeout', '0'],
+    ]);
+    this.state = {
+      get startedAt() { return self.#startedAt; },
+      get port() { return self.address?.port ?? self.#options.port; },
+      host: this.#options.host,
+      version: PACKAGE_VERSION,
+      requirepass: this.#options.requirepass,
+      config,
+      clients: () => [...this.#connections].map((c) => c.client),
+      counters: this.counters,
+      commands: this.commands,
+      infoSections: () => this.#extraInfo.map((f) => f()),
+    };
+  }
+
+  /** Adds an INFO section (name and fields), computed at each INFO. */
+  addInfoSection(section: () => [string, Array<[string, string | number]>]): void {
+    this.#extraInfo.push(section);
+  }
+
+  /** The address listened on, once listening. */
+  get address(): AddressInfo | null {
+    const a = this.#server?.address();
+    return a !== null && typeof a === 'object' ? a : null;
+  }
+
+  /** Number of connected clients. */
+  get clientCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Starts listening. Resolves to the bound address. */
+  listen(): Promise<AddressInfo> {
+    if (this.#server !== null) return Promise.reject(new Error('already listening'));
+    const server = createServer((socket) => this.#accept(socket));
+    this.#server = server;
+    this.#startedAt = Date.now();
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#options.port, this.#options.host, () => {
+        server.off('error', reject);
+        resolve(server.address() as AddressInfo);
+      });
+    });
+  }
+
+  #accept(socket: Socket): void {
+    this.counters.connectionsReceived++;
+    if (this.#closing !== null || this.#connections.size >= this.#options.maxClients) {
+      this.counters.rejectedConnections++;
+      socket.end('-ERR max number of clients reached\r\n');
+      return;
+    }
+    const parser = new RespParser({
+      maxArgs: this.#options.maxArgs,
+      maxBulkBytes: this.cache.options.maxValueBytes + this.cache.options.maxKeyBytes + 1024,
+      maxInlineBytes: this.#options.maxInlineBytes,
+    });
+    const conn = new Connection(socket, this.#nextId++, this.cache, this.state, parser, this.#options.outputLimits, {
+      onCommand: (name, ns, ok) => this.#onCommand?.(name, ns, ok),
+      onClose: (c) => this.#connections.delete(c),
+      onClientError: (c, kind, detail) => this.#onClientError?.(c.client, kind, detail),
+    });
+    this.#connections.add(conn);
+  }
+
+  /**
+   * Stops accepting, ends every connection after the replies it already has, and resolves when
+   * all have closed (connections still open after closeTimeoutMs are destroyed). Closes the cache
+   * if the server created it.
+   */
+  close(): Promise<void> {
+    if (this.#closing !== null) return this.#closing;
+    this.#closing = (async () => {
+      const server = this.#server;
+      const stopped = server === null ? Promise.resolve() : new Promise<void>((r) => server.close(() => r()));
+      for (const c of this.#connections) c.end();
+      const deadline = Date.now() + this.#options.closeTimeoutMs;
+      while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      for (const c of this.#connections) c.destroy();
+      await stopped;
+      if (this.#ownsCache) await this.cache.close();
+    })();
+    return this.#closing;
+  }
+}
