@@ -31,6 +31,13 @@ export interface ServerOptions {
   maxInlineBytes?: number;
   /** Most arguments in one request. @default 1048576 */
   maxArgs?: number;
+  /**
+   * Listen on this already-listening socket descriptor instead of binding host:port (the native
+   * addon's SO_REUSEPORT sockets, one per server thread).
+   */
+  fd?: number;
+  /** This server's thread number when several threads serve (client ids and INFO show it). */
+  threadIndex?: number;
   /** Grace period for connections to close during close(), in ms. @default 5000 */
   closeTimeoutMs?: number;
   /** Called for every command with its duration (metrics). */
@@ -59,7 +66,7 @@ export class MeshcacheServer {
     outputLimitDisconnections: 0, keyspaceHits: 0, keyspaceMisses: 0, netInputBytes: 0, netOutputBytes: 0,
   };
   readonly #ownsCache: boolean;
-  readonly #options: Required<Omit<ServerOptions, 'cache' | 'onCommand' | 'onClientError' | 'outputLimits'>> & { outputLimits: OutputLimits };
+  readonly #options: Required<Omit<ServerOptions, 'cache' | 'onCommand' | 'onClientError' | 'outputLimits' | 'fd' | 'threadIndex'>> & { outputLimits: OutputLimits; fd: number | null; threadIndex: number };
   readonly #connections = new Set<Connection>();
   readonly #extraInfo: Array<() => [string, Array<[string, string | number]>]> = [];
   readonly #onCommand: ServerOptions['onCommand'];
@@ -89,7 +96,12 @@ export class MeshcacheServer {
       maxInlineBytes: o.maxInlineBytes ?? DEFAULT_LIMITS.maxInlineBytes,
       maxArgs: o.maxArgs ?? DEFAULT_LIMITS.maxArgs,
       closeTimeoutMs: o.closeTimeoutMs ?? 5000,
+      fd: o.fd ?? null,
+      threadIndex: o.threadIndex ?? 0,
     };
+    // Client ids are unique across server threads: thread t hands out t × 10^9 + 1, + 2, …
+    this.#nextId = this.#options.threadIndex * 1_000_000_000 + 1;
+    if (o.fd !== undefined && (!Number.isInteger(o.fd) || o.fd < 0)) throw new RangeError('options.fd must be a non-negative integer');
     this.#onCommand = o.onCommand;
     this.#onClientError = o.onClientError;
     registerAll(this.commands);
@@ -113,6 +125,7 @@ export class MeshcacheServer {
       get port() { return self.address?.port ?? self.#options.port; },
       host: this.#options.host,
       version: PACKAGE_VERSION,
+      threadIndex: this.#options.threadIndex,
       requirepass: this.#options.requirepass,
       config,
       clients: () => [...this.#connections].map((c) => c.client),
@@ -146,10 +159,12 @@ export class MeshcacheServer {
     this.#startedAt = Date.now();
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.#options.port, this.#options.host, () => {
+      const ready = () => {
         server.off('error', reject);
         resolve(server.address() as AddressInfo);
-      });
+      };
+      if (this.#options.fd !== null) server.listen({ fd: this.#options.fd }, ready);
+      else server.listen(this.#options.port, this.#options.host, ready);
     });
   }
 

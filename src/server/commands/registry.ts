@@ -39,6 +39,8 @@ export interface ServerState {
   readonly port: number;
   readonly host: string;
   readonly version: string;
+  /** Which server thread this is (0 = the main one). */
+  readonly threadIndex: number;
   readonly requirepass: string | null;
   readonly config: ReadonlyMap<string, string>;
   clients(): Iterable<ClientState>;

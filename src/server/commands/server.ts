@@ -17,7 +17,7 @@ function sections(ctx: CommandContext): Array<[string, Fields]> {
       ['os', `${platform()} ${release()} ${arch()}`], ['arch_bits', 64], ['process_id', process.pid],
       ['tcp_port', ctx.server.port], ['uptime_in_seconds', Math.floor((now - ctx.server.startedAt) / 1000)],
       ['uptime_in_days', Math.floor((now - ctx.server.startedAt) / 86_400_000)], ['executable', process.argv[1] ?? ''],
-      ['node_version', process.version],
+      ['node_version', process.version], ['server_thread', ctx.server.threadIndex],
     ]],
     ['Clients', [['connected_clients', clients.length], ['maxclients', ctx.server.config.get('maxclients') ?? '']]],
     ['Memory', [

@@ -1,0 +1,27 @@
+/**
+ * A server thread (runs inside a worker_threads Worker started by threads.ts): attaches the
+ * shared cache, opens its own SO_REUSEPORT socket on the shared port, serves until told to close.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Cache } from '../cache/cache.js';
+import { MeshcacheServer } from './server.js';
+import { nativeStatus } from '../native/binding.js';
+import type { ServerThreadData } from './threads.js';
+
+const data = workerData as ServerThreadData;
+const port = parentPort!;
+try {
+  const addon = nativeStatus().addon;
+  if (addon === null) throw new Error(nativeStatus().reason);
+  const cache = Cache.attach(data.handle);
+  const { fd } = addon.listenReusePort(data.host, data.port, 511);
+  const server = new MeshcacheServer({ ...data.options, cache, fd, threadIndex: data.threadIndex });
+  await server.listen();
+  port.on('message', (msg: { kind: string }) => {
+    if (msg.kind !== 'close') return;
+    server.close().then(() => cache.close()).finally(() => process.exit(0));
+  });
+  port.postMessage({ kind: 'listening' });
+} catch (err) {
+  port.postMessage({ kind: 'error', error: (err as Error).message });
+}
