@@ -643,26 +643,31 @@ export function clear(): i32 {
   return result;
 }
 
+/** Forgets a shard's index, ghost, queues and size counters (its arena is handled by the caller). */
+function resetShardState(s: usize): void {
+  store<u32>(s + S_CTRL, 0);
+  store<u32>(s + S_CAP, 0);
+  store<u32>(s + S_COUNT, 0);
+  store<u32>(s + S_GHOST, 0);
+  store<u32>(s + S_GHOST_MASK, 0);
+  store<u32>(s + S_SWEEP, 0);
+  store<u32>(s + S_SMALL_HEAD, 0);
+  store<u32>(s + S_SMALL_TAIL, 0);
+  store<u32>(s + S_MAIN_HEAD, 0);
+  store<u32>(s + S_MAIN_TAIL, 0);
+  store<u64>(s + S_SMALL_BYTES, 0);
+  store<u64>(s + S_ENTRY_BYTES, 0);
+  store<u64>(s + S_COMPRESSED, 0);
+  store<u64>(s + S_SAVED, 0);
+}
+
 /** Removes every entry of one shard. */
 export function clearShard(i: u32): i32 {
   if (i > shardMask) return ST_BAD_CONFIG;
   {
     const s = shardAt(i);
     if (!lockShard(s, tid)) return ST_LOCK_TIMEOUT;
-    store<u32>(s + S_CTRL, 0);
-    store<u32>(s + S_CAP, 0);
-    store<u32>(s + S_COUNT, 0);
-    store<u32>(s + S_GHOST, 0);
-    store<u32>(s + S_GHOST_MASK, 0);
-    store<u32>(s + S_SWEEP, 0);
-    store<u32>(s + S_SMALL_HEAD, 0);
-    store<u32>(s + S_SMALL_TAIL, 0);
-    store<u32>(s + S_MAIN_HEAD, 0);
-    store<u32>(s + S_MAIN_TAIL, 0);
-    store<u64>(s + S_SMALL_BYTES, 0);
-    store<u64>(s + S_ENTRY_BYTES, 0);
-    store<u64>(s + S_COMPRESSED, 0);
-    store<u64>(s + S_SAVED, 0);
+    resetShardState(s);
     shardResetArena(s);
     unlockShard(s);
   }
@@ -755,20 +760,7 @@ function isCommittedEntry(e: usize, cap: u32): bool {
  */
 export function repairShard(s: usize): void {
   tlsfReset(s);
-  store<u32>(s + S_CTRL, 0);
-  store<u32>(s + S_CAP, 0);
-  store<u32>(s + S_COUNT, 0);
-  store<u32>(s + S_GHOST, 0);
-  store<u32>(s + S_GHOST_MASK, 0);
-  store<u32>(s + S_SWEEP, 0);
-  store<u32>(s + S_SMALL_HEAD, 0);
-  store<u32>(s + S_SMALL_TAIL, 0);
-  store<u32>(s + S_MAIN_HEAD, 0);
-  store<u32>(s + S_MAIN_TAIL, 0);
-  store<u64>(s + S_SMALL_BYTES, 0);
-  store<u64>(s + S_ENTRY_BYTES, 0);
-  store<u64>(s + S_COMPRESSED, 0);
-  store<u64>(s + S_SAVED, 0);
+  resetShardState(s);
   let reserved: u64 = 0;
   let used: u64 = 0;
   // Pass 1: keep committed entries, join everything else into free runs.

@@ -2,16 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomFillSync } from 'node:crypto';
 import { Cache } from '../../src/index.js';
+import { rng } from '../helpers/rng.js';
 
-/** A small seeded PRNG (mulberry32) so that failures reproduce. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const evict = suite('Cache eviction and byte budget');
 
