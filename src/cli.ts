@@ -6,7 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
-import { MeshcacheServer } from './server/server.js';
+import type { MeshcacheServer } from './server/server.js';
+import { startServerThreads } from './server/threads.js';
+import { createMetrics } from './server/metrics.js';
+import { startHttp, type HttpEndpoint } from './server/http.js';
 import { parseBytes } from './config.js';
 
 interface Flag {
@@ -118,31 +121,60 @@ export function parseServeArgs(argv: string[]): ServeConfig {
   return cfg;
 }
 
+/**
+ * Starts the sidecar from a parsed config: the RESP server, and with `http` set, the HTTP
+ * endpoint (/metrics, /api/stats, the dashboard, /healthz) on that port and the same host.
+ * SIGINT / SIGTERM close both and exit. Resolves once both listen.
+ */
 export async function serve(cfg: ServeConfig): Promise<MeshcacheServer> {
   const log = pino({ level: cfg.logLevel, base: { pid: process.pid } });
   const slowNs = cfg.slowlogMs * 1e6;
-  const server = new MeshcacheServer({
+  // Metrics exist before the server: their command hook is a constructor option.
+  const metrics = cfg.http === null ? null : createMetrics();
+  const threaded = await startServerThreads(cfg.threads, {
     port: cfg.port,
     host: cfg.host,
     requirepass: cfg.requirepass,
     maxClients: cfg.maxClients,
     cache: { maxMemory: cfg.maxMemory, shards: cfg.shards, workers: cfg.workers },
-    onCommand: (name, ns) => {
+    onCommand: (name, ns, ok) => {
+      metrics?.onCommand(name, ns, ok);
       if (slowNs > 0 && ns > slowNs) log.warn({ command: name, ms: ns / 1e6 }, 'slow command');
     },
     onClientError: (client, kind, detail) => log.warn({ client: client.addr, id: client.id, kind, detail }, 'client error'),
   });
-  const addr = await server.listen();
-  if (cfg.threads > 1) {
-    log.warn({ threads: cfg.threads, backend: 'single-thread' }, 'one server thread serves all connections: the native SO_REUSEPORT addon is not built in this version');
+  const server = threaded.main;
+  metrics?.attach(server);
+  const addr = threaded.address;
+  let http: HttpEndpoint | null = null;
+  if (metrics !== null && cfg.http !== null) {
+    try {
+      http = await startHttp({
+        server, metrics, port: cfg.http, host: cfg.host,
+        onError: (err, kind, req) => {
+          if (kind === 'handler') log.error({ err, ...req }, 'http handler error');
+          else log.warn({ code: (err as NodeJS.ErrnoException).code, detail: err.message }, 'http client error');
+        },
+      });
+    } catch (err) {
+      log.error({ err, host: cfg.host, port: cfg.http }, 'cannot start the HTTP endpoint');
+      await threaded.close();
+      throw err;
+    }
   }
-  log.info({ host: addr.address, port: addr.port, maxMemory: server.cache.options.maxMemory, shards: server.cache.options.shards, workers: cfg.workers }, 'meshcache listening');
+  const serving = { threads: threaded.threads, backend: threaded.backend, reason: threaded.reason };
+  if (threaded.threads < cfg.threads) log.warn({ ...serving, requested: cfg.threads }, 'serving from fewer threads than requested');
+  else log.info(serving, 'server threads');
+  log.info({
+    host: addr.address, port: addr.port, http: http?.address.port ?? null,
+    maxMemory: server.cache.options.maxMemory, shards: server.cache.options.shards, workers: cfg.workers,
+  }, 'meshcache listening');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal, clients: server.clientCount }, 'shutting down');
-    server.close().then(() => {
+    Promise.all([threaded.close(), http?.close()]).then(() => {
       log.info('stopped');
       process.exit(0);
     }, (err) => {
