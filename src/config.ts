@@ -34,9 +34,11 @@ export interface CacheOptions {
    */
   ttl?: Milliseconds;
   /**
-   * How stale the clock used for expiry may be, in ms. Reading the clock costs ~60 ns here, so
-   * each thread reads it at most once per `ttlResolution` and reuses it in between (as lru-cache
-   * does); 0 reads it on every operation.
+   * How stale the clock used for expiry checks may be, in ms. Reading the clock costs ~60 ns
+   * here, so each thread reads it at most once per `ttlResolution` and reuses it in between (as
+   * lru-cache does), and also re-reads it every 1024 operations so that a long synchronous loop
+   * still sees time pass. Writes that set an expiry always read the exact clock. 0 reads it on
+   * every operation.
    * @default 1
    */
   ttlResolution?: Milliseconds;

@@ -19,8 +19,8 @@ import { CacheError, rangeError, typeError } from '../errors.js';
 import { msgpackSerializer, type Serializer } from '../serializer.js';
 import { kTable, kStoreEncoded, kGetEncoded, kPool } from './internal.js';
 import { ShardPool, type ShardPoolStats } from '../shard/pool.js';
-import { scanBatch, batchKeys, dumpShard, loadRecords, compactShards, type ScanBatch } from '../shard/ops.js';
-import { decodeSnapshot, encodeHeader, encodeTrailer } from '../shard/snapshot.js';
+import { scanBatch, batchKeys, loadRecords, compactShards, type ScanBatch } from '../shard/ops.js';
+import { decodeSnapshot, encodeHeader, encodeSection, encodeTrailer } from '../shard/snapshot.js';
 import { globToRegExp } from '../shard/glob.js';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
@@ -142,10 +142,17 @@ const encoder = new TextEncoder();
 
 type Inflight = Promise<unknown>;
 
+/** Operations between forced clock reads when the timer cannot run (see #now). */
+const CLOCK_REFRESH_OPS = 1024;
+
 /** getManyAsync / setManyAsync hand batches at least this large to the workers. */
 const BULK_THRESHOLD = 1000;
 /** Entries loaded per slice when restoring (the event loop runs between slices). */
 const RESTORE_SLICE = 20_000;
+/** Records per slice when a snapshot is written without workers. */
+const DUMP_SLICE_RECORDS = 2048;
+/** Keys per worker round trip during scan. */
+const WORKER_SCAN_BATCH = 2048;
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Node's Buffer has this (undocumented, stable since Node 0.x) method that skips encoding lookup. */
@@ -184,6 +191,7 @@ export class Cache<V = unknown> {
   #pool: ShardPool | null = null;
   readonly #compressKeep: number;
   #cachedNow = 0;
+  #clockOps = 0;
   readonly #clearNow = () => { this.#cachedNow = 0; };
   readonly #inflight = new Map<string, Inflight>();
   readonly #f64 = new Float64Array(1);
@@ -268,13 +276,26 @@ export class Cache<V = unknown> {
     return t;
   }
 
+  /**
+   * The clock for expiry checks: read at most once per ttlResolution ms (a timer clears it) and
+   * at least once every CLOCK_REFRESH_OPS operations, so that a synchronous loop that never lets
+   * the timer run still sees time pass.
+   */
   #now(): number {
     if (this.#ttlResolution === 0) return Date.now();
     let now = this.#cachedNow;
-    if (now === 0) {
+    if (now === 0 || ++this.#clockOps >= CLOCK_REFRESH_OPS) {
+      if (now === 0) setTimeout(this.#clearNow, this.#ttlResolution).unref();
       now = this.#cachedNow = Date.now();
-      setTimeout(this.#clearNow, this.#ttlResolution).unref();
+      this.#clockOps = 0;
     }
+    return now;
+  }
+
+  /** The exact clock, for writes that set an expiry (a stale clock would make it expire early). */
+  #exactNow(): number {
+    const now = Date.now();
+    if (this.#cachedNow !== 0) this.#cachedNow = now;
     return now;
   }
 
@@ -361,7 +382,7 @@ export class Cache<V = unknown> {
         flags |= FLAG_COMPRESSED;
       }
     }
-    const now = this.#now();
+    const now = ttl > 0 ? this.#exactNow() : this.#now();
     const status = t.x.set(keyLen, at, len, flags, ttl > 0 ? now + ttl : 0, mode, now);
     if (status < 0) throw statusError(status, 'set');
     return status;
@@ -442,7 +463,7 @@ export class Cache<V = unknown> {
     if (typeof ms !== 'number' || Number.isNaN(ms)) throw typeError('ERR_INVALID_TTL', 'ms must be a number');
     if (ms <= 0) return this.delete(key);
     const t = this.#table();
-    const now = this.#now();
+    const now = this.#exactNow();
     return this.#checkTtl(t.x.ttl(t.encodeKey(key), now, ms === Infinity ? 0 : now + ms), 'expire') !== -2;
   }
 
@@ -523,7 +544,7 @@ export class Cache<V = unknown> {
       try {
         const value = await loader(key);
         if (value !== undefined && this.#t !== null) {
-          if (swr > 0) this.#store(key, value, ttl + swr, 0, this.#now() + ttl);
+          if (swr > 0) this.#store(key, value, ttl + swr, 0, this.#exactNow() + ttl);
           else this.#store(key, value, ttl, 0, 0);
         }
         return value;
@@ -647,6 +668,24 @@ export class Cache<V = unknown> {
     return released;
   }
 
+  /**
+   * A snapshot section of one shard built here, a scan batch at a time with the event loop
+   * running between batches (a whole shard at once stalled it for 100 ms and more at 1M entries).
+   */
+  async #dumpShardInSlices(shard: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let records = 0;
+    let cursor = 0;
+    do {
+      await yieldToLoop();
+      const batch = scanBatch(this.#table(), shard, cursor, DUMP_SLICE_RECORDS, true, this.#now());
+      parts.push(batch.records);
+      records += batch.count;
+      cursor = batch.next;
+    } while (cursor !== 0);
+    return encodeSection(shard, records, Buffer.concat(parts));
+  }
+
   /** One scan batch of `shard` from `cursor`, in its owner or here. */
   async #scanBatch(shard: number, cursor: number, count: number): Promise<ScanBatch> {
     const pool = this.#pool;
@@ -654,7 +693,8 @@ export class Cache<V = unknown> {
       await yieldToLoop();
       return scanBatch(this.#table(), shard, cursor, count, false, this.#now());
     }
-    const r = await pool.run<ScanReply>(pool.ownerOf(shard), { kind: 'scan', shard, cursor, count, now: Date.now() });
+    // A round trip to a worker costs far more than a batch: fetch large ones (count is a hint).
+    const r = await pool.run<ScanReply>(pool.ownerOf(shard), { kind: 'scan', shard, cursor, count: Math.max(count, WORKER_SCAN_BATCH), now: Date.now() });
     return { count: r.count, next: r.next, records: Buffer.from(r.records.buffer, r.records.byteOffset, r.records.byteLength) };
   }
 
@@ -713,8 +753,7 @@ export class Cache<V = unknown> {
       for (let shard = 0; shard < this.#options.shards; shard++) {
         let section: Buffer;
         if (pool === null) {
-          await yieldToLoop();
-          section = dumpShard(t, shard, this.#now());
+          section = await this.#dumpShardInSlices(shard);
         } else {
           const r = await pool.run<Uint8Array>(pool.ownerOf(shard), { kind: 'dump', shard, now: Date.now() });
           section = Buffer.from(r.buffer, r.byteOffset, r.byteLength);

@@ -85,4 +85,25 @@ ttl('with the default ttlResolution the clock is read at most once per ms yet en
   c.close();
 });
 
+ttl('a TTL set after a long synchronous loop counts from the real time, not a stale clock', () => {
+  const c = new Cache({ maxMemory: '4mb' });
+  c.get('warm the cached clock');
+  const spinUntil = Date.now() + 120;
+  while (Date.now() < spinUntil) c.has('x'); // timers cannot run; under 1024 ops would keep the clock
+  const before = Date.now();
+  c.set('k', 'v', { ttl: 1000 });
+  const left = c.ttl('k')!;
+  assert.ok(Math.abs(before + 1000 - (Date.now() + left)) <= 5, `expires ${before + 1000 - (Date.now() + left)} ms early`);
+  c.close();
+});
+
+ttl('inside a synchronous loop the expiry clock still moves (refreshed every 1024 operations)', () => {
+  const c = new Cache({ maxMemory: '4mb' });
+  c.set('short', 'v', { ttl: 30 });
+  const until = Date.now() + 80;
+  while (Date.now() < until) c.has('other');
+  assert.is(c.get('short'), undefined, 'expired although the loop never yielded');
+  c.close();
+});
+
 ttl.run();
