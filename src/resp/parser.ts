@@ -4,8 +4,9 @@
  * are read: multibulk (`*<n>` then `$<len>` arguments) and inline (a text line, split like
  * redis-cli's sdssplitargs). Every length from the wire is checked against a named cap before
  * anything is buffered for it. A malformed stream sets `error` (with Redis's reply text) and stops
- * the parser; it never throws. Partial input simply waits: no byte is examined twice except while
- * looking for a line end, and a large bulk is assembled once from its chunks.
+ * the parser; it never throws. Partial input simply waits: no byte is examined twice (a line end is
+ * searched for in each new chunk once, without merging), and a large bulk is assembled once from
+ * its chunks when its last byte has arrived.
  */
 
 /** Caps on untrusted lengths. */
@@ -17,6 +18,15 @@ export interface ParserLimits {
   /** Longest inline request line, and longest `*`/`$` count line (Redis: 64 KiB). */
   maxInlineBytes: number;
 }
+
+/**
+ * Caps while the client has not authenticated (set `RespParser.unauthenticated`), as in Redis 7:
+ * a client that has not proven it knows the password cannot make the server buffer more than a
+ * few small arguments.
+ */
+export const UNAUTHENTICATED_MAX_ARGS = 10;
+/** Largest bulk argument, in bytes, before AUTH (Redis: 16 KiB). */
+export const UNAUTHENTICATED_MAX_BULK_BYTES = 16 * 1024;
 
 export const DEFAULT_LIMITS: ParserLimits = {
   maxArgs: 1024 * 1024,
@@ -41,6 +51,11 @@ export class RespParser {
   readonly limits: ParserLimits;
   /** Set once the stream is malformed; no command is returned after it. */
   error: RespProtocolError | null = null;
+  /**
+   * The client has not authenticated yet: the UNAUTHENTICATED_* caps apply to the requests read
+   * from now on. The connection sets it before each `next()`.
+   */
+  unauthenticated = false;
   #buf: Buffer = EMPTY;
   #pos = 0;
   /** Chunks received but not yet merged into #buf. */
@@ -51,6 +66,10 @@ export class RespParser {
   #remaining = 0;
   /** Length of the bulk being read, or -1 before its `$` line. */
   #bulkLen = -1;
+  /** #buf holds no LF before this index (a line end is searched for once per byte). */
+  #searched = 0;
+  /** #chunks[0, #chunksSearched) hold no LF. */
+  #chunksSearched = 0;
 
   constructor(limits: ParserLimits = DEFAULT_LIMITS) {
     this.limits = limits;
@@ -66,6 +85,7 @@ export class RespParser {
     if (this.#pos === this.#buf.length && this.#chunks.length === 0) {
       this.#buf = chunk;
       this.#pos = 0;
+      this.#searched = 0;
     } else {
       this.#chunks.push(chunk);
       this.#chunkBytes += chunk.length;
@@ -78,6 +98,8 @@ export class RespParser {
     this.#pos = 0;
     this.#chunks = [];
     this.#chunkBytes = 0;
+    this.#searched = 0;
+    this.#chunksSearched = 0;
   }
 
   #fail(reply: string): undefined {
@@ -90,21 +112,34 @@ export class RespParser {
     return undefined;
   }
 
-  /** Index of the next LF at or after #pos, merging chunks as needed; -1 if none yet. */
+  /**
+   * Index in #buf of the next LF at or after #pos, merging the pending chunks once one of them
+   * holds it; -1 if none has arrived yet. Bytes already searched are not searched again, so a
+   * line trickling in a byte at a time costs linear time, not quadratic.
+   */
   #lineEnd(): number {
-    let at = this.#buf.indexOf(LF, this.#pos);
-    if (at < 0 && this.#chunks.length > 0) {
-      const searched = this.#buf.length - this.#pos;
+    const at = this.#buf.indexOf(LF, Math.max(this.#pos, this.#searched));
+    if (at >= 0) return at;
+    this.#searched = this.#buf.length;
+    for (; this.#chunksSearched < this.#chunks.length; this.#chunksSearched++) {
+      if (this.#chunks[this.#chunksSearched].indexOf(LF) < 0) continue;
+      let before = this.#buf.length - this.#pos;
+      for (let i = 0; i < this.#chunksSearched; i++) before += this.#chunks[i].length;
       this.#merge();
-      at = this.#buf.indexOf(LF, searched);
+      return this.#buf.indexOf(LF, before);
     }
-    return at;
+    return -1;
   }
 
-  /** Parses a decimal count in #buf[from, to); NaN when it is not one. */
+  /**
+   * Parses a decimal count in #buf[from, to) (a trailing CR dropped) as Redis's string2ll does: an
+   * optional '-', then no leading zero ("0" alone aside), at most 20 characters. NaN when it is
+   * not one; a value beyond 2^53 is imprecise but still above every cap.
+   */
   #count(from: number, to: number): number {
     if (to > from && this.#buf[to - 1] === CR) to--;
     if (to <= from || to - from > 20) return NaN;
+    if (to - from === 1 && this.#buf[from] === 0x30) return 0;
     let negative = false;
     let i = from;
     if (this.#buf[i] === 0x2d) {
@@ -112,6 +147,7 @@ export class RespParser {
       i++;
       if (i === to) return NaN;
     }
+    if (this.#buf[i] === 0x30) return NaN;
     let n = 0;
     for (; i < to; i++) {
       const d = this.#buf[i] - 0x30;
@@ -138,6 +174,7 @@ export class RespParser {
           }
           const n = this.#count(this.#pos + 1, nl);
           if (Number.isNaN(n) || n > this.limits.maxArgs) return this.#fail('ERR Protocol error: invalid multibulk length');
+          if (this.unauthenticated && n > UNAUTHENTICATED_MAX_ARGS) return this.#fail('ERR Protocol error: unauthenticated multibulk length');
           this.#pos = nl + 1;
           if (n <= 0) continue; // `*0` and `*-1` are empty requests
           this.#args = [];
@@ -151,7 +188,7 @@ export class RespParser {
           if (nl - this.#pos > this.limits.maxInlineBytes) return this.#fail('ERR Protocol error: too big inline request');
           let end = nl;
           if (end > this.#pos && this.#buf[end - 1] === CR) end--;
-          const line = this.#buf.toString('latin1', this.#pos, end);
+          const line = this.#buf.subarray(this.#pos, end);
           this.#pos = nl + 1;
           const args = splitInline(line);
           if (args === null) return this.#fail('ERR Protocol error: unbalanced quotes in request');
@@ -174,6 +211,7 @@ export class RespParser {
           }
           const n = this.#count(this.#pos + 1, nl);
           if (Number.isNaN(n) || n < 0 || n > this.limits.maxBulkBytes) return this.#fail('ERR Protocol error: invalid bulk length');
+          if (this.unauthenticated && n > UNAUTHENTICATED_MAX_BULK_BYTES) return this.#fail('ERR Protocol error: unauthenticated bulk length');
           this.#bulkLen = n;
           this.#pos = nl + 1;
         }
@@ -194,46 +232,101 @@ export class RespParser {
   }
 }
 
-const ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', b: '\b', a: '\x07' };
+/** isspace() in the C locale: space, \t, \n, \v, \f, \r. */
+function isSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+/** Value of an ASCII hex digit, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  c |= 0x20;
+  return c >= 0x61 && c <= 0x66 ? c - 0x61 + 10 : -1;
+}
+
+/** The byte a double-quoted `\<c>` stands for (n r t b a; any other byte is itself). */
+function unescape(c: number): number {
+  switch (c) {
+    case 0x6e: return 0x0a; // \n
+    case 0x72: return 0x0d; // \r
+    case 0x74: return 0x09; // \t
+    case 0x62: return 0x08; // \b
+    case 0x61: return 0x07; // \a
+    default: return c;
+  }
+}
+
+const DQUOTE = 0x22;
+const SQUOTE = 0x27;
+const BACKSLASH = 0x5c;
 
 /**
- * Splits an inline request like sdssplitargs: arguments separated by whitespace; "double quotes"
- * with \n \r \t \b \a \\ \" and \xHH escapes; 'single quotes' with \' only. A closing quote must be
- * followed by whitespace or the end. Returns null for unbalanced quotes.
+ * Splits an inline request (its line end removed) exactly as Redis's sdssplitargs does, byte for
+ * byte: words are separated by isspace() bytes, but only space, \t, \r and \n end an unquoted
+ * word; a quote inside a word opens a quoted part (`a"b c"` is `ab c`); "double quotes" take
+ * \n \r \t \b \a \xHH and \<any> escapes; 'single quotes' take only \'; a closing quote must be
+ * followed by whitespace or the end. As for the C string sdssplitargs reads, the line ends at
+ * its first NUL byte (Redis 7.0 goes further and, looking for the newline with strchr, never sees
+ * a line holding a NUL at all). Returns null for unbalanced quotes. The arguments share one new
+ * buffer.
  */
-export function splitInline(line: string): Buffer[] | null {
+export function splitInline(line: Uint8Array): Buffer[] | null {
+  let n = line.indexOf(0);
+  if (n < 0) n = line.length;
+  const at = (i: number) => (i < n ? line[i] : 0); // 0 past the end, as in a C string
+  const bytes = Buffer.allocUnsafe(n); // arguments never take more bytes than the line
   const out: Buffer[] = [];
+  let w = 0;
   let i = 0;
-  const n = line.length;
   for (;;) {
-    while (i < n && /\s/.test(line[i])) i++;
+    while (i < n && isSpace(line[i])) i++;
     if (i >= n) return out;
-    let cur = '';
-    const q = line[i];
-    if (q === '"' || q === "'") {
-      i++;
-      for (;;) {
-        if (i >= n) return null;
-        const c = line[i];
-        if (q === '"' && c === '\\' && i + 3 < n && line[i + 1] === 'x' && /^[0-9a-fA-F]{2}$/.test(line.slice(i + 2, i + 4))) {
-          cur += String.fromCharCode(parseInt(line.slice(i + 2, i + 4), 16));
+    const start = w;
+    let quote = 0; // the open quote character, or 0
+    for (;;) {
+      const c = at(i);
+      if (quote === DQUOTE) {
+        if (c === BACKSLASH && at(i + 1) === 0x78 && hexDigit(at(i + 2)) >= 0 && hexDigit(at(i + 3)) >= 0) {
+          bytes[w++] = hexDigit(at(i + 2)) * 16 + hexDigit(at(i + 3));
           i += 4;
-        } else if (c === '\\' && i + 1 < n && (q === '"' || line[i + 1] === "'")) {
-          const e = line[i + 1];
-          cur += q === '"' && ESCAPES[e] !== undefined ? ESCAPES[e] : e;
+        } else if (c === BACKSLASH && at(i + 1) !== 0) {
+          bytes[w++] = unescape(at(i + 1));
           i += 2;
-        } else if (c === q) {
+        } else if (c === DQUOTE) {
+          if (at(i + 1) !== 0 && !isSpace(at(i + 1))) return null;
           i++;
-          if (i < n && !/\s/.test(line[i])) return null;
           break;
+        } else if (c === 0) {
+          return null;
         } else {
-          cur += c;
+          bytes[w++] = c;
           i++;
         }
+      } else if (quote === SQUOTE) {
+        if (c === BACKSLASH && at(i + 1) === SQUOTE) {
+          bytes[w++] = SQUOTE;
+          i += 2;
+        } else if (c === SQUOTE) {
+          if (at(i + 1) !== 0 && !isSpace(at(i + 1))) return null;
+          i++;
+          break;
+        } else if (c === 0) {
+          return null;
+        } else {
+          bytes[w++] = c;
+          i++;
+        }
+      } else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === 0) {
+        if (c !== 0) i++;
+        break;
+      } else if (c === DQUOTE || c === SQUOTE) {
+        quote = c;
+        i++;
+      } else {
+        bytes[w++] = c;
+        i++;
       }
-    } else {
-      while (i < n && !/\s/.test(line[i])) cur += line[i++];
     }
-    out.push(Buffer.from(cur, 'latin1'));
+    out.push(bytes.subarray(start, w));
   }
 }

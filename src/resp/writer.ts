@@ -40,7 +40,8 @@ export class RespWriter {
 
   /** An error reply: `msg` starts with its prefix (`ERR`, `WRONGTYPE`, `NOAUTH`…). */
   error(msg: string): void {
-    this.#ascii('-' + msg.replace(/[\r\n]+/g, ' ') + CRLF);
+    // As Redis does: trim CR/LF at the ends, then each one left becomes a space.
+    this.#ascii('-' + msg.replace(/^[\r\n]+|[\r\n]+$/g, '').replace(/[\r\n]/g, ' ') + CRLF);
   }
 
   integer(n: number | bigint): void {
@@ -131,6 +132,7 @@ export function formatDouble(x: number): string {
   if (Number.isNaN(x)) return 'nan';
   if (x === Infinity) return 'inf';
   if (x === -Infinity) return '-inf';
+  if (Object.is(x, -0)) return '-0';
   return String(x);
 }
 

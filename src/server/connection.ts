@@ -1,10 +1,11 @@
 /**
  * One client connection: bytes → commands (the resumable parser) → handlers → replies (one
- * writer, flushed once per batch of pipelined commands). A protocol error gets its error reply
- * and closes only this connection. Output is bounded like Redis's client-output-buffer-limit:
- * past the soft limit the connection stops reading (so a slow reader cannot make the server
- * buffer without end) and is disconnected if it stays there `softSeconds`; past the hard limit it
- * is disconnected at once.
+ * writer, handed to the socket once per batch of pipelined commands, or every FLUSH_BYTES). A
+ * protocol error gets its error reply and closes only this connection. Output is bounded like
+ * Redis's client-output-buffer-limit (a limit of 0 is off, as in Redis): past the soft limit the
+ * connection stops executing its pipeline and stops reading (so a slow reader cannot make the
+ * server buffer without end) until its output drains back under the limit, and is disconnected
+ * if it stays over it `softSeconds`; past the hard limit it is disconnected at once.
  */
 import type { Socket } from 'node:net';
 import { RespParser } from '../resp/parser.js';
@@ -15,9 +16,27 @@ import { ERR, type ClientState, type CommandContext, type CommandTable, type Ser
 /** Commands a client may send before AUTH when a password is set. */
 const NO_AUTH_NEEDED = new Set(['auth', 'hello', 'quit']);
 
+/**
+ * Replies gathered mid-batch before they are handed to the socket and the output limits checked
+ * (or the soft / hard limit, when smaller). Larger batches mean fewer writes; smaller ones, less
+ * memory held in the writer and earlier pausing.
+ */
+const FLUSH_BYTES = 64 * 1024;
+
+/**
+ * How long a connection we have ended (QUIT, protocol error, shutdown) waits, once its last reply
+ * is handed to the kernel, for the peer to close its side before it is destroyed. A peer that
+ * never closes would otherwise hold the socket half-open for ever.
+ */
+const CLOSE_LINGER_MS = 1000;
+
+/** Output buffer limits of one client, like Redis's `client-output-buffer-limit normal`. */
 export interface OutputLimits {
+  /** Disconnect at once when more bytes than this wait to be written; 0 = no hard limit. */
   hardBytes: number;
+  /** Stop reading past this many waiting bytes, and disconnect after `softSeconds` there; 0 = no soft limit. */
   softBytes: number;
+  /** How long a client may stay over the soft limit, in seconds. */
   softSeconds: number;
 }
 
@@ -36,8 +55,17 @@ export class Connection implements CommandContext {
   readonly #table: CommandTable;
   readonly #limits: OutputLimits;
   readonly #hooks: ConnectionHooks;
+  /** Writer bytes that trigger a mid-batch flush. */
+  readonly #flushBytes: number;
+  /** When the output went over the soft limit (ms since the epoch); 0 when under it. */
   #softSince = 0;
+  /** Over the soft limit: neither reading nor executing until the output drains under it. */
   #paused = false;
+  /** Re-checks the soft limit when softSeconds run out while paused. */
+  #softTimer: NodeJS.Timeout | null = null;
+  #lingerTimer: NodeJS.Timeout | null = null;
+  #ending = false;
+  /** The socket closed, or we destroyed it: nothing more is executed or written. */
   #closed = false;
 
   constructor(
@@ -49,6 +77,7 @@ export class Connection implements CommandContext {
     this.#table = server.commands;
     this.#limits = limits;
     this.#hooks = hooks;
+    this.#flushBytes = Math.min(FLUSH_BYTES, limits.softBytes || Infinity, limits.hardBytes || Infinity);
     const now = Date.now();
     this.client = {
       id, name: '', libName: '', libVersion: '',
@@ -59,10 +88,11 @@ export class Connection implements CommandContext {
     };
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('drain', () => this.#onDrain());
     socket.on('error', (err) => this.#hooks.onClientError(this, 'socket', err.message));
     socket.on('close', () => {
       this.#closed = true;
+      if (this.#softTimer !== null) clearTimeout(this.#softTimer);
+      if (this.#lingerTimer !== null) clearTimeout(this.#lingerTimer);
       this.#hooks.onClose(this);
     });
   }
@@ -78,14 +108,25 @@ export class Connection implements CommandContext {
 
   #onData(chunk: Buffer): void {
     this.server.counters.netInputBytes += chunk.length;
+    // After QUIT, a protocol error or end(), input is read and dropped: buffering it would let a
+    // peer grow our memory, and leaving it unread would turn our close into a reset.
+    if (this.client.closing || this.#closed) return;
     this.#parser.push(chunk);
-    let args: Buffer[] | undefined;
-    while (!this.client.closing && !this.#closed && (args = this.#parser.next()) !== undefined) {
+    this.#run();
+  }
+
+  /** Executes the commands received, until the input runs out, the connection closes or pauses. */
+  #run(): void {
+    while (!this.client.closing && !this.#closed && !this.#paused) {
+      // Redis's caps for clients that have not authenticated apply to each request as it is read.
+      this.#parser.unauthenticated = !this.client.authenticated;
+      const args = this.#parser.next();
+      if (args === undefined) break;
       this.#execute(args);
-      if (this.out.length > this.#limits.softBytes) this.#flush();
+      if (this.out.length >= this.#flushBytes) this.#flush();
     }
     const err = this.#parser.error;
-    if (err !== null && !this.client.closing) {
+    if (err !== null && !this.client.closing && !this.#closed) {
       this.server.counters.protocolErrors++;
       this.#hooks.onClientError(this, 'protocol', err.reply);
       this.out.error(err.reply);
@@ -94,6 +135,7 @@ export class Connection implements CommandContext {
     this.#flush();
   }
 
+  /** Checks in Redis's order: the command exists, its arity, then authentication. */
   #execute(args: Buffer[]): void {
     const started = process.hrtime.bigint();
     const name = args[0].toString('latin1').toLowerCase();
@@ -105,11 +147,11 @@ export class Connection implements CommandContext {
     if (spec === undefined) {
       this.out.error(ERR.unknownCommand(args[0].toString('latin1'), args.slice(1)));
       ok = false;
-    } else if (!this.client.authenticated && !NO_AUTH_NEEDED.has(name)) {
-      this.out.error(ERR.noAuth);
-      ok = false;
     } else if (spec.arity > 0 ? args.length !== spec.arity : args.length < -spec.arity) {
       this.out.error(ERR.wrongArity(name));
+      ok = false;
+    } else if (!this.client.authenticated && !NO_AUTH_NEEDED.has(name)) {
+      this.out.error(ERR.noAuth);
       ok = false;
     } else {
       try {
@@ -125,53 +167,86 @@ export class Connection implements CommandContext {
     this.#hooks.onCommand(name, Number(process.hrtime.bigint() - started), ok);
   }
 
+  /** Hands the replies to the socket, applies the output limits, and ends the socket if closing. */
   #flush(): void {
-    if (this.out.length > 0 && !this.#closed) {
+    if (this.#closed) return;
+    if (this.out.length > 0) {
       const data = this.out.take();
       this.server.counters.netOutputBytes += data.length;
-      this.#socket.write(data);
+      this.#socket.write(data, this.#afterWrite);
     }
+    if (!this.#checkOutput()) return;
+    if (this.client.closing) this.#endSocket();
+  }
+
+  /** After each write reaches the kernel: a paused connection may resume. */
+  #afterWrite = (): void => {
+    if (this.#paused && !this.#closed && !this.#socket.destroyed) this.#checkOutput();
+  };
+
+  /** Applies the output limits to the bytes waiting in the socket; false if it disconnected. */
+  #checkOutput(): boolean {
     const pending = this.#socket.writableLength;
-    if (pending > this.#limits.hardBytes) {
-      this.#disconnectSlow(`output buffer ${pending} bytes over the hard limit ${this.#limits.hardBytes}`);
-      return;
+    const { hardBytes, softBytes, softSeconds } = this.#limits;
+    if (hardBytes > 0 && pending > hardBytes) {
+      this.#disconnectSlow(`output buffer ${pending} bytes over the hard limit ${hardBytes}`);
+      return false;
     }
-    if (pending > this.#limits.softBytes) {
-      if (this.#softSince === 0) this.#softSince = Date.now();
-      else if (Date.now() - this.#softSince > this.#limits.softSeconds * 1000) {
-        this.#disconnectSlow(`output buffer over the soft limit ${this.#limits.softBytes} for ${this.#limits.softSeconds} s`);
-        return;
+    if (softBytes > 0 && pending > softBytes) {
+      const now = Date.now();
+      if (this.#softSince === 0) this.#softSince = now;
+      else if (now - this.#softSince > softSeconds * 1000) {
+        this.#disconnectSlow(`output buffer over the soft limit ${softBytes} for ${softSeconds} s`);
+        return false;
       }
       if (!this.#paused) {
         this.#paused = true;
         this.#socket.pause();
-        const timer = setTimeout(() => { if (this.#paused) this.#flush(); }, this.#limits.softSeconds * 1000 + 10);
-        timer.unref();
       }
-    } else {
-      this.#softSince = 0;
+      if (this.#softTimer === null) {
+        this.#softTimer = setTimeout(() => {
+          this.#softTimer = null;
+          if (!this.#closed && !this.#socket.destroyed) this.#checkOutput();
+        }, Math.max(1, this.#softSince + softSeconds * 1000 + 10 - now));
+        this.#softTimer.unref();
+      }
+      return true;
     }
-    if (this.client.closing && !this.#closed) this.#socket.end();
+    this.#softSince = 0;
+    if (this.#paused) {
+      this.#paused = false;
+      if (this.#softTimer !== null) clearTimeout(this.#softTimer);
+      this.#softTimer = null;
+      this.#socket.resume();
+      // The commands already received and not executed yet; never re-entered from #run.
+      setImmediate(() => { if (!this.#closed && !this.#paused) this.#run(); });
+    }
+    return true;
   }
 
-  #onDrain(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    this.#softSince = 0;
-    this.#socket.resume();
+  /** Ends our side once the replies are written; destroys it if the peer lingers after that. */
+  #endSocket(): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.#socket.end(() => {
+      if (this.#closed) return;
+      this.#lingerTimer = setTimeout(() => this.#socket.destroy(), CLOSE_LINGER_MS);
+      this.#lingerTimer.unref();
+    });
   }
 
   #disconnectSlow(why: string): void {
+    this.#closed = true;
     this.server.counters.outputLimitDisconnections++;
     this.#hooks.onClientError(this, 'output-limit', why);
     this.#socket.destroy();
   }
 
-  /** Ends the connection after the replies already queued (graceful shutdown). */
+  /** Ends the connection after the replies already computed (graceful shutdown). */
   end(): void {
+    if (this.#closed) return;
     this.client.closing = true;
     this.#flush();
-    if (!this.#closed) this.#socket.end();
   }
 
   /** Closes at once. */

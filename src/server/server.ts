@@ -25,7 +25,12 @@ export interface ServerOptions {
   requirepass?: string | null;
   /** Most simultaneous clients; more are refused with an error. @default 10000 */
   maxClients?: number;
-  /** Output buffer limits per client (like Redis's client-output-buffer-limit). */
+  /**
+   * Output buffer limits per client (like Redis's client-output-buffer-limit): `hardBytes`
+   * (disconnect at once), `softBytes` and `softSeconds` (stop reading from the client past
+   * softBytes; disconnect if it stays there softSeconds). 0 turns a limit off.
+   * @default { hardBytes: 256 MiB, softBytes: 64 MiB, softSeconds: 60 }
+   */
   outputLimits?: Partial<OutputLimits>;
   /** Longest inline request line and count line, in bytes. @default 65536 */
   maxInlineBytes?: number;
@@ -115,7 +120,7 @@ export class MeshcacheServer {
       ['databases', '1'],
       ['appendonly', 'no'],
       ['save', ''],
-      ['proto-max-bulk-len', String(this.cache.options.maxValueBytes + 1024)],
+      ['proto-max-bulk-len', String(this.cache.options.maxValueBytes + this.cache.options.maxKeyBytes + 1024)],
       ['client-output-buffer-limit', `normal ${limits.hardBytes} ${limits.softBytes} ${limits.softSeconds}`],
       ['requirepass', this.#options.requirepass === null ? '' : '********'],
       ['timeout', '0'],
@@ -172,7 +177,7 @@ export class MeshcacheServer {
     this.counters.connectionsReceived++;
     if (this.#closing !== null || this.#connections.size >= this.#options.maxClients) {
       this.counters.rejectedConnections++;
-      socket.end('-ERR max number of clients reached\r\n');
+      socket.end(this.#closing !== null ? '-ERR server is shutting down\r\n' : '-ERR max number of clients reached\r\n');
       return;
     }
     const parser = new RespParser({

@@ -5,6 +5,16 @@ import { REDIS_COMPAT_VERSION } from '../version.js';
 function auth(ctx: CommandContext, user: Buffer | null, pass: Buffer): boolean {
   const required = ctx.server.requirepass;
   if (required === null) {
+    // As in Redis: the default user without a password accepts any password when named
+    // (AUTH default x, HELLO 3 AUTH default x); only the one-argument form is an error.
+    if (user !== null && user.toString() === 'default') {
+      ctx.client.authenticated = true;
+      return true;
+    }
+    if (user !== null) {
+      ctx.out.error(ERR.wrongPass);
+      return false;
+    }
     ctx.out.error('ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?');
     return false;
   }

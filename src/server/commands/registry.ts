@@ -123,9 +123,13 @@ export const ERR = {
   wrongArity: (name: string) => `ERR wrong number of arguments for '${name}' command`,
   unknownSubcommand: (sub: string, cmd: string) => `ERR unknown subcommand '${sub}'. Try ${cmd.toUpperCase()} HELP.`,
   invalidExpire: (name: string) => `ERR invalid expire time in '${name}' command`,
+  /** Redis appends arguments while the list is under 128 characters, each cut to what is left. */
   unknownCommand: (name: string, args: Buffer[]) => {
-    const shown = args.slice(0, 10).map((a) => `'${a.toString('latin1').slice(0, 128)}'`).join(' ');
-    return `ERR unknown command '${name.slice(0, 128)}', with args beginning with: ${shown}${shown ? ' ' : ''}`;
+    let shown = '';
+    for (let i = 0; i < args.length && shown.length < 128; i++) {
+      shown += `'${args[i].toString('latin1').slice(0, 128 - shown.length)}' `;
+    }
+    return `ERR unknown command '${name.slice(0, 128)}', with args beginning with: ${shown}`;
   },
 } as const;
 
