@@ -29,11 +29,12 @@ owners('every shard has exactly one owner, shown in stats()', async () => {
 owners('the owners sweep expired entries that nobody reads again within about a second', async () => {
   const c = new Cache({ maxMemory: '16mb', shards: 4, workers: 2, sweepInterval: 100, compression: false });
   await c.ready();
-  for (let i = 0; i < 20_000; i++) c.set(`k${i}`, 'x'.repeat(100), { ttl: 100 });
+  // 500 ms: long enough that a loaded machine finishes writing before anything expires.
+  for (let i = 0; i < 20_000; i++) c.set(`k${i}`, 'x'.repeat(100), { ttl: 500 });
   for (let i = 0; i < 1000; i++) c.set(`keep${i}`, 'y');
   const full = c.stats();
   assert.is(full.entries, 21_000);
-  await sleep(1400);
+  await sleep(500 + 1300); // expiry, then about a second of sweeping
   const s = c.stats();
   assert.is(s.entries, 1000, `entries left ${s.entries}`);
   assert.is(s.expirations, 20_000);

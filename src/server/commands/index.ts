@@ -3,9 +3,10 @@ import type { CommandTable } from './registry.js';
 import { connectionCommands } from './connection.js';
 import { serverCommands } from './server.js';
 import { stringCommands } from './strings.js';
+import { keyCommands } from './keys.js';
 
 export function registerAll(table: CommandTable): void {
-  for (const family of [connectionCommands, serverCommands, stringCommands]) {
+  for (const family of [connectionCommands, serverCommands, stringCommands, keyCommands]) {
     for (const spec of family) table.add(spec);
   }
 }

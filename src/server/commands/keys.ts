@@ -1,0 +1,361 @@
+/**
+ * Keyspace commands: DEL, UNLINK, EXISTS, TOUCH, TYPE, RENAME, RENAMENX, the EXPIRE and TTL
+ * families, PERSIST, KEYS, SCAN and RANDOMKEY; and the expiry helpers the string family shares.
+ *
+ * Expiry times are absolute Unix milliseconds, as Redis keeps them. The cache stores an absolute
+ * expiry per entry, and its core's `ttl(key, now, setTo)` reads it relative to a `now` we pass and
+ * can overwrite it with an absolute time, so EXPIREAT / PEXPIRETIME round-trip exactly. Storing a
+ * value only takes a relative TTL (counted from the cache's clock, at most `ttlResolution` ms
+ * stale): that is what EX / PX mean anyway, while a value stored with an absolute expiry (EXAT,
+ * PXAT, KEEPTTL, or a rewrite that keeps the TTL) has it written again exactly afterwards.
+ * Times past 2^53 ms (year 287396) lose precision: the core keeps a double.
+ *
+ * Every value the server stores is bytes. Multi-key commands are not atomic across shards; the
+ * server runs one command at a time, so they are atomic with respect to other server commands,
+ * not to other threads using the same cache in-process.
+ */
+import { command, ERR, parseInteger, word, type CommandContext, type CommandSpec } from './registry.js';
+import type { Cache } from '../../cache/cache.js';
+import { kGetEncoded, kStoreEncoded, kTable } from '../../cache/internal.js';
+import { statusError } from '../../core/table.js';
+import { ST_LOCK_TIMEOUT } from '../../core/wasm.js';
+import { batchKeys, scanBatch } from '../../shard/ops.js';
+import { globToRegExp } from '../../shard/glob.js';
+
+/** The core's ttl() results: key absent, key without expiry, shard lock timed out. */
+const TTL_MISSING = -2;
+const TTL_NONE = -1;
+const TTL_LOCK_TIMEOUT = -3;
+/** `expiresAt` for storeValue: apply the cache's default TTL (what a plain SET gets). */
+export const DEFAULT_EXPIRY = -1;
+/** `expiresAt` meaning no expiry. */
+export const NO_EXPIRY = 0;
+/** Largest signed 64-bit integer, for Redis's overflow checks on expire times. */
+const LLONG_MAX = 9223372036854775807n;
+const LLONG_MIN = -9223372036854775808n;
+/** Keys copied out per scan call for KEYS / RANDOMKEY (one call holds one shard lock). */
+const KEYS_BATCH = 1024;
+/** SCAN's default COUNT, as in Redis. */
+const SCAN_DEFAULT_COUNT = 10;
+/** A SCAN cursor is shard * 2^32 + that shard's own cursor. */
+const SHARD_CURSOR_SPAN = 2 ** 32;
+
+/** Redis's string2ll: registry's parseInteger, except that `-0` is not an integer either. */
+export function parseInt64(b: Uint8Array): bigint | null {
+  if (b.length === 2 && b[0] === 0x2d && b[1] === 0x30) return null;
+  return parseInteger(Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/**
+ * The key's absolute expiry in Unix ms: NO_EXPIRY when it has none, null when the key is absent.
+ * Reads no value, counts nothing and leaves eviction state alone (like Redis's LOOKUP_NOTOUCH).
+ */
+export function expiryOf(cache: Cache, key: Uint8Array): number | null {
+  const t = cache[kTable]();
+  const now = Date.now();
+  const r = t.x.ttl(t.encodeKey(key), now, -1);
+  if (r === TTL_MISSING) return null;
+  if (r === TTL_NONE) return NO_EXPIRY;
+  if (r === TTL_LOCK_TIMEOUT) throw statusError(ST_LOCK_TIMEOUT, 'ttl');
+  return now + r;
+}
+
+/** Sets an existing key's absolute expiry (NO_EXPIRY removes it). False when the key is absent. */
+export function setExpiry(cache: Cache, key: Uint8Array, expiresAt: number): boolean {
+  const t = cache[kTable]();
+  const r = t.x.ttl(t.encodeKey(key), Date.now(), expiresAt);
+  if (r === TTL_LOCK_TIMEOUT) throw statusError(ST_LOCK_TIMEOUT, 'expire');
+  return r !== TTL_MISSING;
+}
+
+/** storeValue's conditions: always, only when absent (NX), only when present (XX). */
+export const STORE_ALWAYS = 0;
+export const STORE_NX = 1;
+export const STORE_XX = 2;
+const NO_TTL = Object.freeze({ ttl: 0 });
+
+/**
+ * Stores `value` (bytes) under `key` when `mode` allows; returns whether it did. `expiresAt` is
+ * DEFAULT_EXPIRY (the cache's default TTL, what a plain SET gets), NO_EXPIRY, or Unix ms: with
+ * `exact`, that time is written again after the store (EXAT, PXAT, KEEPTTL); without, it becomes
+ * a TTL counted by the cache's clock (EX, PX), which saves a call. A time already past deletes
+ * the key instead of storing, as Redis does (and counts as stored).
+ */
+export function storeValue(
+  cache: Cache, key: Uint8Array, value: Uint8Array, expiresAt: number, exact = false, mode = STORE_ALWAYS,
+): boolean {
+  let options: { ttl: number } | undefined;
+  if (expiresAt === NO_EXPIRY) {
+    options = NO_TTL;
+  } else if (expiresAt !== DEFAULT_EXPIRY) {
+    const ms = expiresAt - Date.now();
+    if (ms <= 0) {
+      const found = cache.has(key);
+      if ((mode === STORE_NX && found) || (mode === STORE_XX && !found)) return false;
+      if (found) cache.delete(key);
+      return true;
+    }
+    options = { ttl: ms };
+  }
+  let stored = true;
+  if (mode === STORE_NX) stored = cache.add(key, value, options);
+  else if (mode === STORE_XX) stored = cache.replace(key, value, options);
+  else cache.set(key, value, options);
+  if (stored && exact && options !== NO_TTL && options !== undefined) setExpiry(cache, key, expiresAt);
+  return stored;
+}
+
+/** Reads a key's value bytes as a read command does: counts a keyspace hit or miss. */
+export function readValue(ctx: CommandContext, key: Uint8Array): Uint8Array | null {
+  const v = ctx.cache[kGetEncoded](key);
+  if (v === null) {
+    ctx.server.counters.keyspaceMisses++;
+    return null;
+  }
+  ctx.server.counters.keyspaceHits++;
+  return v[0];
+}
+
+/** True when the key is present, counting a keyspace hit or miss (EXISTS, TYPE, TTL…). */
+function present(ctx: CommandContext, key: Uint8Array): boolean {
+  const found = ctx.cache.has(key);
+  if (found) ctx.server.counters.keyspaceHits++;
+  else ctx.server.counters.keyspaceMisses++;
+  return found;
+}
+
+const EXPIRE_NX = 1;
+const EXPIRE_XX = 2;
+const EXPIRE_GT = 4;
+const EXPIRE_LT = 8;
+
+/**
+ * EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT, as Redis 7's expireGenericCommand: options first, then
+ * the time (with its overflow checks), then NX / XX / GT / LT against the current expiry (none
+ * counts as infinite). A time already past deletes the key and replies 1.
+ */
+function expireGeneric(ctx: CommandContext, args: Buffer[], relative: boolean, unitMs: 1 | 1000): void {
+  const o = ctx.out;
+  let flags = 0;
+  for (let i = 3; i < args.length; i++) {
+    const opt = word(args[i]);
+    if (opt === 'NX') flags |= EXPIRE_NX;
+    else if (opt === 'XX') flags |= EXPIRE_XX;
+    else if (opt === 'GT') flags |= EXPIRE_GT;
+    else if (opt === 'LT') flags |= EXPIRE_LT;
+    else return o.error(`ERR Unsupported option ${args[i].toString('latin1')}`);
+  }
+  if ((flags & EXPIRE_NX) && (flags & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT))) {
+    return o.error('ERR NX and XX, GT or LT options at the same time are not compatible');
+  }
+  if ((flags & EXPIRE_GT) && (flags & EXPIRE_LT)) return o.error('ERR GT and LT options at the same time are not compatible');
+  let when = parseInt64(args[2]);
+  if (when === null) return o.error(ERR.notInteger);
+  const name = args[0].toString('latin1').toLowerCase();
+  if (unitMs === 1000) {
+    if (when > LLONG_MAX / 1000n || when < LLONG_MIN / 1000n) return o.error(ERR.invalidExpire(name));
+    when *= 1000n;
+  }
+  const now = Date.now();
+  if (relative) {
+    if (when > LLONG_MAX - BigInt(now)) return o.error(ERR.invalidExpire(name));
+    when += BigInt(now);
+  }
+  const key = args[1];
+  const current = expiryOf(ctx.cache, key);
+  if (current === null) return o.integer(0);
+  const at = Number(when);
+  if (flags !== 0) {
+    if ((flags & EXPIRE_NX) && current !== NO_EXPIRY) return o.integer(0);
+    if ((flags & EXPIRE_XX) && current === NO_EXPIRY) return o.integer(0);
+    if ((flags & EXPIRE_GT) && (current === NO_EXPIRY || at <= current)) return o.integer(0);
+    if ((flags & EXPIRE_LT) && current !== NO_EXPIRY && at >= current) return o.integer(0);
+  }
+  if (at <= now) ctx.cache.delete(key);
+  else setExpiry(ctx.cache, key, at);
+  o.integer(1);
+}
+
+/** TTL / PTTL / EXPIRETIME / PEXPIRETIME, as Redis 7's ttlGenericCommand (seconds are rounded). */
+function ttlGeneric(ctx: CommandContext, key: Buffer, ms: boolean, absolute: boolean): void {
+  const now = Date.now();
+  const at = expiryOf(ctx.cache, key);
+  if (at === null) {
+    ctx.server.counters.keyspaceMisses++;
+    return ctx.out.integer(-2);
+  }
+  ctx.server.counters.keyspaceHits++;
+  if (at === NO_EXPIRY) return ctx.out.integer(-1);
+  const v = Math.max(0, absolute ? at : at - now);
+  ctx.out.integer(ms ? v : Math.floor((v + 500) / 1000));
+}
+
+function rename(ctx: CommandContext, args: Buffer[], nx: boolean): void {
+  const [, src, dst] = args;
+  const value = ctx.cache[kGetEncoded](src);
+  if (value === null) return ctx.out.error(ERR.noSuchKey);
+  if (src.equals(dst)) return nx ? ctx.out.integer(0) : ctx.out.simple('OK');
+  const expiresAt = expiryOf(ctx.cache, src);
+  if (nx && ctx.cache.has(dst)) return ctx.out.integer(0);
+  // Stored with its original type flag, so a value another thread stored as a string (or an
+  // object) stays one under its new name.
+  const ms = expiresAt === null || expiresAt === NO_EXPIRY ? 0 : Math.max(1, expiresAt - Date.now());
+  ctx.cache[kStoreEncoded](dst, value[0], value[1], ms);
+  if (ms > 0) setExpiry(ctx.cache, dst, expiresAt!);
+  ctx.cache.delete(src);
+  return nx ? ctx.out.integer(1) : ctx.out.simple('OK');
+}
+
+/** Every live key matching `re` (null: all), shard by shard; one batch holds one shard lock. */
+function allKeys(cache: Cache, re: RegExp | null): Buffer[] {
+  const t = cache[kTable]();
+  const out: Buffer[] = [];
+  // A scan yields a key twice when another thread grows the shard's index between two batches.
+  const seen = new Set<string>();
+  const now = Date.now();
+  for (let shard = 0; shard < cache.options.shards; shard++) {
+    let cursor = 0;
+    do {
+      const batch = scanBatch(t, shard, cursor, KEYS_BATCH, false, now);
+      for (const k of batchKeys(batch)) {
+        const text = k.toString('latin1');
+        if ((re === null || re.test(text)) && !seen.has(text)) {
+          seen.add(text);
+          out.push(k);
+        }
+      }
+      cursor = batch.next;
+    } while (cursor !== 0);
+  }
+  return out;
+}
+
+/** A glob compiled byte for byte (keys and patterns are read as latin1), as Redis matches. */
+function globOf(pattern: Buffer): RegExp | null {
+  const text = pattern.toString('latin1');
+  return text === '*' ? null : globToRegExp(text);
+}
+
+function scan(ctx: CommandContext, args: Buffer[]): void {
+  const o = ctx.out;
+  const cursorText = args[1].toString('latin1');
+  // Redis reads the cursor with strtoul: digits, an optional sign (a negative one wraps around).
+  if (!/^[+-]?[0-9]+$/.test(cursorText) || BigInt(cursorText) > 18446744073709551615n) return o.error('ERR invalid cursor');
+  let count = SCAN_DEFAULT_COUNT;
+  let re: RegExp | null = null;
+  let typeMatches = true;
+  for (let i = 2; i < args.length; i++) {
+    const opt = word(args[i]);
+    const more = i + 1 < args.length;
+    if (opt === 'COUNT' && more) {
+      const n = parseInt64(args[++i]);
+      if (n === null) return o.error(ERR.notInteger);
+      if (n < 1n) return o.error(ERR.syntax);
+      count = n > 1_000_000n ? 1_000_000 : Number(n);
+    } else if (opt === 'MATCH' && more) {
+      re = globOf(args[++i]);
+    } else if (opt === 'TYPE' && more) {
+      typeMatches = word(args[++i]) === 'STRING';
+    } else {
+      return o.error(ERR.syntax);
+    }
+  }
+  const shards = ctx.cache.options.shards;
+  const start = cursorText.startsWith('-') ? -1 : Number(BigInt(cursorText));
+  let shard = start < 0 ? shards : Math.floor(start / SHARD_CURSOR_SPAN);
+  let cursor = start < 0 ? 0 : start % SHARD_CURSOR_SPAN;
+  const keys: Buffer[] = [];
+  const t = ctx.cache[kTable]();
+  const now = Date.now();
+  // Visit about `count` keys (before MATCH / TYPE filter them), crossing into the next shards when
+  // one ends, so a sparse cache does not cost one round trip per empty shard.
+  let visited = 0;
+  while (shard < shards && visited < count) {
+    const batch = scanBatch(t, shard, cursor, count - visited, false, now);
+    visited += batch.count;
+    if (typeMatches) for (const k of batchKeys(batch)) if (re === null || re.test(k.toString('latin1'))) keys.push(k);
+    cursor = batch.next;
+    if (cursor === 0) shard++;
+  }
+  o.array(2);
+  o.bulk(shard >= shards ? '0' : String(shard * SHARD_CURSOR_SPAN + cursor));
+  o.array(keys.length);
+  for (const k of keys) o.bulk(k);
+}
+
+/** A random live key: a random shard and cursor, then onwards until a key turns up. */
+function randomKey(cache: Cache): Buffer | null {
+  const t = cache[kTable]();
+  const shards = cache.options.shards;
+  const first = Math.floor(Math.random() * shards);
+  const now = Date.now();
+  for (let i = 0; i < shards; i++) {
+    const shard = (first + i) % shards;
+    let cursor = i === 0 ? Math.floor(Math.random() * SHARD_CURSOR_SPAN) : 0;
+    do {
+      const batch = scanBatch(t, shard, cursor, KEYS_BATCH, false, now);
+      if (batch.count > 0) return batchKeys(batch)[Math.floor(Math.random() * batch.count)];
+      cursor = batch.next;
+    } while (cursor !== 0);
+  }
+  // The first shard from its random cursor onwards was empty: look at the part before it.
+  let cursor = 0;
+  do {
+    const batch = scanBatch(t, first, cursor, KEYS_BATCH, false, now);
+    if (batch.count > 0) return batchKeys(batch)[Math.floor(Math.random() * batch.count)];
+    cursor = batch.next;
+  } while (cursor !== 0);
+  return null;
+}
+
+function deleteKeys(ctx: CommandContext, args: Buffer[]): void {
+  let n = 0;
+  for (let i = 1; i < args.length; i++) if (ctx.cache.delete(args[i])) n++;
+  ctx.out.integer(n);
+}
+
+/** The keyspace family, with Redis 7's arity, flags and key positions. */
+export const keyCommands: CommandSpec[] = [
+  command('del', -2, ['write'], [1, -1, 1], 'keyspace', 'Deletes one or more keys.', deleteKeys),
+  command('unlink', -2, ['write', 'fast'], [1, -1, 1], 'keyspace', 'Asynchronously deletes one or more keys.', deleteKeys),
+  command('exists', -2, ['readonly', 'fast'], [1, -1, 1], 'keyspace', 'Determines whether one or more keys exist.', (ctx, args) => {
+    let n = 0;
+    for (let i = 1; i < args.length; i++) if (present(ctx, args[i])) n++;
+    ctx.out.integer(n);
+  }),
+  command('touch', -2, ['readonly', 'fast'], [1, -1, 1], 'keyspace', 'Returns the number of existing keys out of those specified after updating the time they were last accessed.', (ctx, args) => {
+    let n = 0;
+    for (let i = 1; i < args.length; i++) if (readValue(ctx, args[i]) !== null) n++;
+    ctx.out.integer(n);
+  }),
+  command('type', 2, ['readonly', 'fast'], [1, 1, 1], 'keyspace', 'Determines the type of value stored at a key.', (ctx, args) => {
+    ctx.out.simple(present(ctx, args[1]) ? 'string' : 'none');
+  }),
+  command('rename', 3, ['write'], [1, 2, 1], 'keyspace', 'Renames a key and overwrites the destination.', (ctx, args) => rename(ctx, args, false)),
+  command('renamenx', 3, ['write', 'fast'], [1, 2, 1], 'keyspace', 'Renames a key only when the target key name doesn\'t exist.', (ctx, args) => rename(ctx, args, true)),
+  command('expire', -3, ['write', 'fast'], [1, 1, 1], 'keyspace', 'Sets the expiration time of a key in seconds.', (ctx, args) => expireGeneric(ctx, args, true, 1000)),
+  command('pexpire', -3, ['write', 'fast'], [1, 1, 1], 'keyspace', 'Sets the expiration time of a key in milliseconds.', (ctx, args) => expireGeneric(ctx, args, true, 1)),
+  command('expireat', -3, ['write', 'fast'], [1, 1, 1], 'keyspace', 'Sets the expiration time of a key to a Unix timestamp.', (ctx, args) => expireGeneric(ctx, args, false, 1000)),
+  command('pexpireat', -3, ['write', 'fast'], [1, 1, 1], 'keyspace', 'Sets the expiration time of a key to a Unix milliseconds timestamp.', (ctx, args) => expireGeneric(ctx, args, false, 1)),
+  command('ttl', 2, ['readonly', 'fast'], [1, 1, 1], 'keyspace', 'Returns the expiration time in seconds of a key.', (ctx, args) => ttlGeneric(ctx, args[1], false, false)),
+  command('pttl', 2, ['readonly', 'fast'], [1, 1, 1], 'keyspace', 'Returns the expiration time in milliseconds of a key.', (ctx, args) => ttlGeneric(ctx, args[1], true, false)),
+  command('expiretime', 2, ['readonly', 'fast'], [1, 1, 1], 'keyspace', 'Returns the expiration time of a key as a Unix timestamp.', (ctx, args) => ttlGeneric(ctx, args[1], false, true)),
+  command('pexpiretime', 2, ['readonly', 'fast'], [1, 1, 1], 'keyspace', 'Returns the expiration time of a key as a Unix milliseconds timestamp.', (ctx, args) => ttlGeneric(ctx, args[1], true, true)),
+  command('persist', 2, ['write', 'fast'], [1, 1, 1], 'keyspace', 'Removes the expiration time of a key.', (ctx, args) => {
+    const at = expiryOf(ctx.cache, args[1]);
+    if (at === null || at === NO_EXPIRY) return ctx.out.integer(0);
+    setExpiry(ctx.cache, args[1], NO_EXPIRY);
+    ctx.out.integer(1);
+  }),
+  command('keys', 2, ['readonly'], [0, 0, 0], 'keyspace', 'Returns all key names that match a pattern.', (ctx, args) => {
+    const keys = allKeys(ctx.cache, globOf(args[1]));
+    ctx.out.array(keys.length);
+    for (const k of keys) ctx.out.bulk(k);
+  }),
+  command('scan', -2, ['readonly'], [0, 0, 0], 'keyspace', 'Iterates over the key names in the database.', scan),
+  command('randomkey', 1, ['readonly'], [0, 0, 0], 'keyspace', 'Returns a random key name from the database.', (ctx) => {
+    const k = randomKey(ctx.cache);
+    if (k === null) ctx.out.nil();
+    else ctx.out.bulk(k);
+  }),
+];

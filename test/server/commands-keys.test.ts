@@ -1,0 +1,385 @@
+/**
+ * The keyspace family through a real server on 127.0.0.1 port 0, over a raw socket: DEL, UNLINK,
+ * EXISTS, TOUCH, TYPE, RENAME(NX), the EXPIRE and TTL families, PERSIST, KEYS, SCAN, RANDOMKEY,
+ * with their exact error replies, in RESP2 and (where replies differ) RESP3.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { connect, type Socket } from 'node:net';
+import { MeshcacheServer } from '../../src/server/server.js';
+
+// The same minimal RESP client as commands-strings.test.ts, but bulk strings are read as latin1
+// (keys are bytes here). A shared test helper would need a file outside this change's scope.
+
+/** Longest wait for one reply. */
+const REPLY_TIMEOUT_MS = 3000;
+
+type Reply = string | number | bigint | boolean | null | { error: string } | Reply[] | Map<Reply, Reply>;
+
+/** A minimal RESP2/RESP3 client: sends commands as arrays of bulk strings, parses the replies. */
+class RawClient {
+  #buf = Buffer.alloc(0);
+  #waiting: Array<{ resolve: (r: [Reply, string]) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
+
+  private constructor(readonly socket: Socket) {
+    socket.on('data', (d: Buffer) => {
+      this.#buf = Buffer.concat([this.#buf, d]);
+      for (;;) {
+        const w = this.#waiting[0];
+        if (w === undefined) break;
+        const parsed = parse(this.#buf, 0);
+        if (parsed === undefined) break;
+        const raw = this.#buf.subarray(0, parsed[1]).toString('latin1');
+        this.#buf = this.#buf.subarray(parsed[1]);
+        this.#waiting.shift();
+        clearTimeout(w.timer);
+        w.resolve([parsed[0], raw]);
+      }
+    });
+  }
+
+  static open(port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => resolve(new RawClient(s)));
+      s.once('error', reject);
+    });
+  }
+
+  #send(args: Array<string | Buffer>): Promise<[Reply, string]> {
+    const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+    for (const a of args) {
+      const b = typeof a === 'string' ? Buffer.from(a) : a;
+      parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no reply to ${args.join(' ')}`)), REPLY_TIMEOUT_MS);
+      this.#waiting.push({ resolve, reject, timer });
+      this.socket.write(Buffer.concat(parts));
+    });
+  }
+
+  /** The parsed reply: bulk strings as latin1 text (one char per byte), errors as { error }, nulls as null. */
+  async call(...args: Array<string | Buffer>): Promise<Reply> {
+    return (await this.#send(args))[0];
+  }
+
+  /** The reply exactly as it came over the wire. */
+  async raw(...args: Array<string | Buffer>): Promise<string> {
+    return (await this.#send(args))[1];
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Parses one reply at `at`: [value, end], or undefined while incomplete. */
+function parse(buf: Buffer, at: number): [Reply, number] | undefined {
+  const eol = buf.indexOf('\r\n', at);
+  if (eol < 0) return undefined;
+  const type = String.fromCharCode(buf[at]);
+  const line = buf.toString('latin1', at + 1, eol);
+  const next = eol + 2;
+  switch (type) {
+    case '+': return [line, next];
+    case '-': return [{ error: line }, next];
+    case ':': {
+      const n = BigInt(line);
+      return [n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n, next];
+    }
+    case '_': return [null, next];
+    case '#': return [line === 't', next];
+    case ',': return [Number(line), next];
+    case '$': case '=': {
+      const n = Number(line);
+      if (n < 0) return [null, next];
+      if (buf.length < next + n + 2) return undefined;
+      const text = buf.toString('latin1', next, next + n);
+      return [type === '=' ? text.slice(4) : text, next + n + 2];
+    }
+    case '*': case '~': case '%': {
+      const n = Number(line);
+      if (n < 0) return [null, next];
+      const items: Reply[] = [];
+      let p = next;
+      for (let i = 0; i < (type === '%' ? 2 * n : n); i++) {
+        const r = parse(buf, p);
+        if (r === undefined) return undefined;
+        items.push(r[0]);
+        p = r[1];
+      }
+      if (type !== '%') return [items, p];
+      const m = new Map<Reply, Reply>();
+      for (let i = 0; i < items.length; i += 2) m.set(items[i], items[i + 1]);
+      return [m, p];
+    }
+    default: throw new Error(`unexpected reply type ${type}`);
+  }
+}
+
+const err = (error: string) => ({ error });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const SHARDS = 4;
+const keys = suite('keyspace commands');
+let server: MeshcacheServer;
+let c: RawClient;
+
+/** Ends the run if this suite hangs (uvu has no per-test timeout); cleared when it finishes. */
+let watchdog: NodeJS.Timeout | undefined;
+
+keys.before(async () => {
+  watchdog = setTimeout(() => {
+    console.error('commands-keys: the suite took over 60 s');
+    process.exit(1);
+  }, 60_000);
+  server = new MeshcacheServer({ port: 0, cache: { maxMemory: '16mb', shards: SHARDS } });
+  const { port } = await server.listen();
+  c = await RawClient.open(port);
+});
+
+keys.after(async () => {
+  c.close();
+  await server.close();
+  clearTimeout(watchdog);
+});
+
+keys.before.each(async () => {
+  assert.is(await c.call('FLUSHALL'), 'OK');
+});
+
+keys('DEL and UNLINK count the keys removed; EXISTS counts every occurrence', async () => {
+  await c.call('MSET', 'a', '1', 'b', '2', 'c', '3');
+  assert.is(await c.call('EXISTS', 'a', 'a', 'a', 'missing'), 3);
+  assert.is(await c.call('DEL', 'a', 'b', 'b', 'missing'), 2);
+  assert.is(await c.call('EXISTS', 'a', 'b', 'c'), 1);
+  assert.is(await c.call('UNLINK', 'c', 'missing'), 1);
+  assert.is(await c.call('EXISTS', 'c'), 0);
+  assert.equal(await c.call('DEL'), err("ERR wrong number of arguments for 'del' command"));
+});
+
+keys('TOUCH counts existing keys; TYPE is string or none; reads count keyspace hits', async () => {
+  await c.call('SET', 'a', '1');
+  const before = { ...server.counters };
+  assert.is(await c.call('TOUCH', 'a', 'missing', 'a'), 2);
+  assert.is(await c.raw('TYPE', 'a'), '+string\r\n');
+  assert.is(await c.raw('TYPE', 'missing'), '+none\r\n');
+  assert.is(await c.call('EXISTS', 'a'), 1);
+  assert.is(await c.call('TTL', 'missing'), -2);
+  assert.is(server.counters.keyspaceHits - before.keyspaceHits, 4);
+  assert.is(server.counters.keyspaceMisses - before.keyspaceMisses, 3);
+});
+
+keys('RENAME moves the value and its expiry; RENAMENX only to a free name', async () => {
+  await c.call('SET', 'src', 'v', 'PXAT', '9999999999999');
+  assert.is(await c.call('RENAME', 'src', 'dst'), 'OK');
+  assert.is(await c.call('EXISTS', 'src'), 0);
+  assert.is(await c.call('GET', 'dst'), 'v');
+  assert.is(await c.call('PEXPIRETIME', 'dst'), 9999999999999);
+  await c.call('SET', 'other', 'o');
+  assert.is(await c.call('RENAME', 'other', 'dst'), 'OK', 'RENAME overwrites');
+  assert.is(await c.call('GET', 'dst'), 'o');
+  assert.is(await c.call('TTL', 'dst'), -1);
+  assert.is(await c.call('RENAME', 'dst', 'dst'), 'OK');
+  assert.is(await c.call('GET', 'dst'), 'o');
+  await c.call('SET', 'taken', 't');
+  assert.is(await c.call('RENAMENX', 'dst', 'taken'), 0);
+  assert.is(await c.call('RENAMENX', 'dst', 'dst'), 0);
+  assert.is(await c.call('RENAMENX', 'dst', 'free'), 1);
+  assert.is(await c.call('GET', 'free'), 'o');
+  assert.equal(await c.call('RENAME', 'missing', 'x'), err('ERR no such key'));
+  assert.equal(await c.call('RENAMENX', 'missing', 'x'), err('ERR no such key'));
+  assert.equal(await c.call('RENAME', 'missing', 'missing'), err('ERR no such key'));
+});
+
+keys('RENAME keeps a value stored in-process as a JS string a string', async () => {
+  server.cache.set('js', 'héllo');
+  assert.is(await c.call('RENAME', 'js', 'js2'), 'OK');
+  assert.is(server.cache.get('js2'), 'héllo');
+});
+
+keys('EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT set the expiry; TTL, PTTL, EXPIRETIME, PEXPIRETIME read it', async () => {
+  await c.call('SET', 't', 'v');
+  assert.is(await c.call('TTL', 't'), -1);
+  assert.is(await c.call('PTTL', 't'), -1);
+  assert.is(await c.call('EXPIRETIME', 't'), -1);
+  assert.is(await c.call('PEXPIRETIME', 't'), -1);
+  assert.is(await c.call('EXPIRE', 't', '100'), 1);
+  assert.is(await c.call('TTL', 't'), 100);
+  assert.is(await c.call('PEXPIRE', 't', '5000'), 1);
+  const pttl = await c.call('PTTL', 't') as number;
+  assert.ok(pttl > 4900 && pttl <= 5000, String(pttl));
+  assert.is(await c.call('EXPIREAT', 't', '9999999999'), 1);
+  assert.is(await c.call('EXPIRETIME', 't'), 9999999999);
+  assert.is(await c.call('PEXPIREAT', 't', '9999999999499'), 1);
+  assert.is(await c.call('PEXPIRETIME', 't'), 9999999999499);
+  assert.is(await c.call('EXPIRETIME', 't'), 9999999999, 'seconds are rounded, as Redis does');
+  for (const cmd of ['EXPIRE', 'PEXPIRE', 'EXPIREAT', 'PEXPIREAT']) assert.is(await c.call(cmd, 'missing', '100'), 0, cmd);
+  for (const cmd of ['TTL', 'PTTL', 'EXPIRETIME', 'PEXPIRETIME']) assert.is(await c.call(cmd, 'missing'), -2, cmd);
+});
+
+keys('an expiry in the past deletes the key and replies 1', async () => {
+  await c.call('MSET', 'a', '1', 'b', '2', 'c', '3');
+  assert.is(await c.call('EXPIRE', 'a', '-1'), 1);
+  assert.is(await c.call('PEXPIREAT', 'b', '1'), 1);
+  assert.is(await c.call('EXPIREAT', 'c', '0'), 1);
+  assert.is(await c.call('EXISTS', 'a', 'b', 'c'), 0);
+});
+
+keys('PEXPIRE 30 expires the key after 30 ms', async () => {
+  await c.call('SET', 'k', 'v');
+  assert.is(await c.call('PEXPIRE', 'k', '30'), 1);
+  await sleep(60);
+  assert.is(await c.call('EXISTS', 'k'), 0);
+  assert.is(await c.call('TTL', 'k'), -2);
+});
+
+keys('EXPIRE NX, XX, GT, LT follow Redis 7 (no expiry counts as infinite)', async () => {
+  await c.call('SET', 't', 'v');
+  assert.is(await c.call('EXPIRE', 't', '100', 'XX'), 0, 'XX: no expiry yet');
+  assert.is(await c.call('EXPIRE', 't', '100', 'GT'), 0, 'GT: nothing is greater than infinite');
+  assert.is(await c.call('EXPIRE', 't', '100', 'LT'), 1, 'LT: anything is less than infinite');
+  assert.is(await c.call('EXPIRE', 't', '200', 'NX'), 0);
+  assert.is(await c.call('TTL', 't'), 100);
+  assert.is(await c.call('EXPIRE', 't', '200', 'xx'), 1);
+  assert.is(await c.call('EXPIRE', 't', '50', 'GT'), 0);
+  assert.is(await c.call('EXPIRE', 't', '500', 'GT'), 1);
+  assert.is(await c.call('EXPIRE', 't', '1000', 'LT'), 0);
+  assert.is(await c.call('EXPIRE', 't', '10', 'LT'), 1);
+  assert.is(await c.call('EXPIRE', 't', '20', 'XX', 'GT'), 1);
+  assert.is(await c.call('TTL', 't'), 20);
+  await c.call('PERSIST', 't');
+  assert.is(await c.call('EXPIRE', 't', '20', 'NX'), 1);
+  assert.is(await c.call('TTL', 't'), 20);
+});
+
+keys('EXPIRE errors have Redis\'s exact texts, options checked before the time', async () => {
+  await c.call('SET', 't', 'v');
+  const nxError = err('ERR NX and XX, GT or LT options at the same time are not compatible');
+  assert.equal(await c.call('EXPIRE', 't', '10', 'NX', 'XX'), nxError);
+  assert.equal(await c.call('EXPIRE', 't', '10', 'NX', 'GT'), nxError);
+  assert.equal(await c.call('PEXPIRE', 't', 'abc', 'NX', 'LT'), nxError);
+  assert.equal(await c.call('EXPIRE', 't', '10', 'GT', 'LT'), err('ERR GT and LT options at the same time are not compatible'));
+  assert.equal(await c.call('EXPIRE', 't', '10', 'foo'), err('ERR Unsupported option foo'));
+  assert.equal(await c.call('EXPIRE', 't', 'abc'), err('ERR value is not an integer or out of range'));
+  assert.equal(await c.call('EXPIRE', 't', '9223372036854775807'), err("ERR invalid expire time in 'expire' command"));
+  assert.equal(await c.call('EXPIRE', 't', '-9223372036854775808'), err("ERR invalid expire time in 'expire' command"));
+  assert.equal(await c.call('PEXPIRE', 't', '9223372036854775807'), err("ERR invalid expire time in 'pexpire' command"));
+  assert.equal(await c.call('EXPIREAT', 't', '9223372036854776'), err("ERR invalid expire time in 'expireat' command"));
+  assert.equal(await c.call('EXPIRE', 't'), err("ERR wrong number of arguments for 'expire' command"));
+  assert.is(await c.call('TTL', 't'), -1, 'no failed EXPIRE changed anything');
+});
+
+keys('PERSIST removes an expiry and says whether there was one', async () => {
+  await c.call('SET', 't', 'v', 'EX', '100');
+  assert.is(await c.call('PERSIST', 't'), 1);
+  assert.is(await c.call('TTL', 't'), -1);
+  assert.is(await c.call('PERSIST', 't'), 0);
+  assert.is(await c.call('PERSIST', 'missing'), 0);
+});
+
+keys('KEYS matches Redis globs byte for byte', async () => {
+  await c.call('MSET', 'hello', '1', 'hallo', '2', 'hxllo', '3', 'hllo', '4', 'heeeello', '5', 'h*llo', '6', 'other', '7');
+  await c.call('SET', Buffer.from([0x68, 0xff, 0x6c, 0x6c, 0x6f]), 'binary');
+  const sorted = async (p: string) => ((await c.call('KEYS', p)) as string[]).map((k) => Buffer.from(k, 'latin1').toString('hex')).sort();
+  const hex = (...ks: string[]) => ks.map((k) => Buffer.from(k).toString('hex')).sort();
+  assert.equal(await sorted('h?llo'), [...hex('hello', 'hallo', 'hxllo', 'h*llo'), '68ff6c6c6f'].sort());
+  assert.equal(await sorted('h*llo'), [...hex('hello', 'hallo', 'hxllo', 'hllo', 'heeeello', 'h*llo'), '68ff6c6c6f'].sort());
+  assert.equal(await sorted('h[ae]llo'), hex('hello', 'hallo'));
+  assert.equal(await sorted('h[^e]llo'), [...hex('hallo', 'hxllo', 'h*llo'), '68ff6c6c6f'].sort());
+  assert.equal(await sorted('h[a-b]llo'), hex('hallo'));
+  assert.equal(await sorted('h\\*llo'), hex('h*llo'));
+  assert.equal(await sorted('nomatch*'), []);
+  assert.is(((await c.call('KEYS', '*')) as string[]).length, 8);
+  const raw = await c.raw('KEYS', 'h\xff*');
+  assert.is(raw, '*0\r\n', 'a pattern is bytes too: "\\xff" sent as UTF-8 is two bytes');
+  assert.is(await c.raw('KEYS', Buffer.from([0x68, 0xff, 0x2a])), '*1\r\n$5\r\nh\xffllo\r\n');
+});
+
+keys('SCAN visits every key exactly once with COUNT 7, the cursor naming shard * 2^32 + position', async () => {
+  const all = new Set<string>();
+  for (let i = 0; i < 200; i++) all.add(`key:${i}`);
+  await c.call('MSET', ...[...all].flatMap((k) => [k, 'v']));
+  const seen: string[] = [];
+  let cursor = '0';
+  let calls = 0;
+  do {
+    const [next, batch] = await c.call('SCAN', cursor, 'COUNT', '7') as [string, string[]];
+    assert.ok(batch.length <= 7 + 8, `a batch of ${batch.length}`);
+    seen.push(...batch);
+    cursor = next;
+    assert.ok(Math.floor(Number(cursor) / 2 ** 32) < SHARDS, cursor);
+    calls++;
+  } while (cursor !== '0' && calls < 1000);
+  assert.is(cursor, '0');
+  assert.is(seen.length, 200);
+  assert.equal(new Set(seen), all);
+});
+
+keys('SCAN MATCH and TYPE filter; errors have Redis\'s exact texts', async () => {
+  await c.call('MSET', 'user:1', 'a', 'user:2', 'b', 'item:1', 'c');
+  const scanAll = async (...opts: string[]) => {
+    const out: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await c.call('SCAN', cursor, ...opts) as [string, string[]];
+      out.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+    return out.sort();
+  };
+  assert.equal(await scanAll('MATCH', 'user:*'), ['user:1', 'user:2']);
+  assert.equal(await scanAll('MATCH', 'user:*', 'COUNT', '1000'), ['user:1', 'user:2']);
+  assert.equal(await scanAll('TYPE', 'string'), ['item:1', 'user:1', 'user:2']);
+  assert.equal(await scanAll('TYPE', 'STRING', 'MATCH', 'item*'), ['item:1']);
+  assert.equal(await scanAll('TYPE', 'hash'), []);
+  assert.equal(await c.call('SCAN', 'abc'), err('ERR invalid cursor'));
+  assert.equal(await c.call('SCAN', '18446744073709551616'), err('ERR invalid cursor'));
+  assert.equal(await c.call('SCAN', '0', 'COUNT', '0'), err('ERR syntax error'));
+  assert.equal(await c.call('SCAN', '0', 'COUNT', 'abc'), err('ERR value is not an integer or out of range'));
+  assert.equal(await c.call('SCAN', '0', 'MATCH'), err('ERR syntax error'));
+  assert.equal(await c.call('SCAN', '0', 'foo', 'bar'), err('ERR syntax error'));
+  assert.equal(await c.call('SCAN', String(SHARDS * 2 ** 32)), ['0', []], 'a cursor past the last shard is done');
+});
+
+keys('RANDOMKEY returns an existing key, and null when the cache is empty', async () => {
+  assert.is(await c.raw('RANDOMKEY'), '$-1\r\n');
+  await c.call('MSET', 'a', '1', 'b', '2', 'c', '3');
+  const seen = new Set<Reply>();
+  for (let i = 0; i < 60; i++) seen.add(await c.call('RANDOMKEY'));
+  for (const k of seen) assert.ok(['a', 'b', 'c'].includes(k as string), String(k));
+  assert.ok(seen.size >= 2, `60 draws gave ${seen.size} distinct keys`);
+  await c.call('DEL', 'a', 'b');
+  assert.is(await c.call('RANDOMKEY'), 'c');
+});
+
+keys('RESP3: RANDOMKEY on an empty cache is _, SCAN and KEYS are plain arrays', async () => {
+  const c3 = await RawClient.open(server.address!.port);
+  try {
+    await c3.call('HELLO', '3');
+    assert.is(await c3.raw('RANDOMKEY'), '_\r\n');
+    assert.is(await c3.raw('KEYS', '*'), '*0\r\n');
+    assert.is(await c3.raw('SCAN', '0', 'COUNT', '1000'), '*2\r\n$1\r\n0\r\n*0\r\n');
+    await c3.call('SET', 'k', 'v');
+    assert.is(await c3.raw('TYPE', 'k'), '+string\r\n');
+  } finally {
+    c3.close();
+  }
+});
+
+keys('COMMAND INFO reports Redis 7\'s arity, flags and key positions', async () => {
+  const expect: Record<string, [number, string[], number, number, number]> = {
+    del: [-2, ['write'], 1, -1, 1], unlink: [-2, ['write', 'fast'], 1, -1, 1], exists: [-2, ['readonly', 'fast'], 1, -1, 1],
+    touch: [-2, ['readonly', 'fast'], 1, -1, 1], expire: [-3, ['write', 'fast'], 1, 1, 1], ttl: [2, ['readonly', 'fast'], 1, 1, 1],
+    persist: [2, ['write', 'fast'], 1, 1, 1], type: [2, ['readonly', 'fast'], 1, 1, 1], rename: [3, ['write'], 1, 2, 1],
+    renamenx: [3, ['write', 'fast'], 1, 2, 1], keys: [2, ['readonly'], 0, 0, 0], scan: [-2, ['readonly'], 0, 0, 0],
+    randomkey: [1, ['readonly'], 0, 0, 0],
+  };
+  for (const [name, [arity, flags, first, last, step]] of Object.entries(expect)) {
+    const [info] = await c.call('COMMAND', 'INFO', name) as Reply[][];
+    assert.equal(info.slice(0, 6), [name, arity, flags, first, last, step], name);
+  }
+});
+
+
+keys.run();
