@@ -17,7 +17,7 @@ import {
 } from '../config.js';
 import { CacheError, rangeError, typeError } from '../errors.js';
 import { msgpackSerializer, type Serializer } from '../serializer.js';
-import { kTable, kStoreEncoded, kGetEncoded, kPool } from './internal.js';
+import { kTable, kStoreEncoded, kGetEncoded, kGetView, kPool } from './internal.js';
 import { ShardPool, type ShardPoolStats } from '../shard/pool.js';
 import { scanBatch, batchKeys, loadRecords, compactShards, type ScanBatch } from '../shard/ops.js';
 import { decodeSnapshot, encodeHeader, encodeSection, encodeTrailer } from '../shard/snapshot.js';
@@ -578,15 +578,20 @@ export class Cache<V = unknown> {
 
   /** @internal The stored payload (inflated, without a fresh prefix) and its type, or null. */
   [kGetEncoded](key: CacheKey): [Uint8Array, number] | null {
+    const view = this[kGetView](key);
+    return view === null ? null : [new Uint8Array(view), this.#table().resultFlags() & TYPE_MASK];
+  }
+
+  /** @internal The stored payload as a scratch view valid until the next call here, or null. */
+  [kGetView](key: CacheKey): Uint8Array | null {
     const t = this.#table();
     const len = t.get(key, t.encodeKey(key), this.#now());
     if (len < 0) {
       if (len === ST_MISS) return null;
       throw statusError(len, 'get');
     }
-    const flags = t.resultFlags();
-    const start = t.valueStart + (flags & FLAG_FRESH_PREFIX ? FRESH_PREFIX_BYTES : 0);
-    return [new Uint8Array(t.u8.subarray(t.sp + start, t.sp + t.valueStart + len)), flags & TYPE_MASK];
+    const start = t.resultFlags() & FLAG_FRESH_PREFIX ? FRESH_PREFIX_BYTES : 0;
+    return t.resultView(t.valueStart + start, len - start);
   }
 
   /**

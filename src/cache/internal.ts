@@ -11,3 +11,10 @@ export const kGetEncoded = Symbol('meshcache.getEncoded');
 
 /** `cache[kPool]()` returns the cache's ShardPool, or null without workers. */
 export const kPool = Symbol('meshcache.pool');
+
+/**
+ * `cache[kGetView](key)` returns the stored payload (inflated, without a fresh prefix) as a view
+ * into this thread's scratch area, or null. The view is valid only until the next call on this
+ * cache in this thread: copy it out (the RESP writer does) before anything else runs.
+ */
+export const kGetView = Symbol('meshcache.getView');

@@ -14,7 +14,7 @@
  * copies the value out of shared memory once.
  */
 import { command, ERR, word, type CommandContext, type CommandSpec } from './registry.js';
-import { kGetEncoded } from '../../cache/internal.js';
+import { kGetEncoded, kGetView } from '../../cache/internal.js';
 import {
   DEFAULT_EXPIRY, NO_EXPIRY, STORE_ALWAYS, STORE_NX, STORE_XX, expiryOf, parseInt64, readValue, setExpiry, storeValue,
 } from './keys.js';
@@ -446,13 +446,14 @@ export const longDouble = { parse: parseLongDouble, add: addLongDouble, format: 
 /** The string family, with Redis 7's arity, flags and key positions. */
 export const stringCommands: CommandSpec[] = [
   command('get', 2, ['readonly', 'fast'], [1, 1, 1], 'string', 'Returns the string value of a key.', (ctx, args) => {
-    const v = ctx.cache[kGetEncoded](args[1]);
+    // The value is copied once, from the cache's scratch straight into the reply buffer.
+    const v = ctx.cache[kGetView](args[1]);
     if (v === null) {
       ctx.server.counters.keyspaceMisses++;
       return ctx.out.nil();
     }
     ctx.server.counters.keyspaceHits++;
-    ctx.out.bulk(v[0]);
+    ctx.out.bulk(v);
   }),
   command('set', -3, ['write', 'denyoom'], [1, 1, 1], 'string', 'Sets the string value of a key, ignoring its type. The key is created if it doesn\'t exist.', set),
   command('setnx', 3, ['write', 'denyoom', 'fast'], [1, 1, 1], 'string', 'Set the string value of a key only when the key doesn\'t exist.', (ctx, args) => {
