@@ -5,120 +5,12 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { connect, type Socket } from 'node:net';
 import { MeshcacheServer } from '../../src/server/server.js';
 
-// The same minimal RESP client as commands-strings.test.ts, but bulk strings are read as latin1
-// (keys are bytes here). A shared test helper would need a file outside this change's scope.
+// Bulk strings are read as latin1 here (keys are bytes): RawClient.open(port, 'latin1').
 
 /** Longest wait for one reply. */
-const REPLY_TIMEOUT_MS = 3000;
-
-type Reply = string | number | bigint | boolean | null | { error: string } | Reply[] | Map<Reply, Reply>;
-
-/** A minimal RESP2/RESP3 client: sends commands as arrays of bulk strings, parses the replies. */
-class RawClient {
-  #buf = Buffer.alloc(0);
-  #waiting: Array<{ resolve: (r: [Reply, string]) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
-
-  private constructor(readonly socket: Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.#buf = Buffer.concat([this.#buf, d]);
-      for (;;) {
-        const w = this.#waiting[0];
-        if (w === undefined) break;
-        const parsed = parse(this.#buf, 0);
-        if (parsed === undefined) break;
-        const raw = this.#buf.subarray(0, parsed[1]).toString('latin1');
-        this.#buf = this.#buf.subarray(parsed[1]);
-        this.#waiting.shift();
-        clearTimeout(w.timer);
-        w.resolve([parsed[0], raw]);
-      }
-    });
-  }
-
-  static open(port: number): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const s = connect(port, '127.0.0.1', () => resolve(new RawClient(s)));
-      s.once('error', reject);
-    });
-  }
-
-  #send(args: Array<string | Buffer>): Promise<[Reply, string]> {
-    const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-    for (const a of args) {
-      const b = typeof a === 'string' ? Buffer.from(a) : a;
-      parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no reply to ${args.join(' ')}`)), REPLY_TIMEOUT_MS);
-      this.#waiting.push({ resolve, reject, timer });
-      this.socket.write(Buffer.concat(parts));
-    });
-  }
-
-  /** The parsed reply: bulk strings as latin1 text (one char per byte), errors as { error }, nulls as null. */
-  async call(...args: Array<string | Buffer>): Promise<Reply> {
-    return (await this.#send(args))[0];
-  }
-
-  /** The reply exactly as it came over the wire. */
-  async raw(...args: Array<string | Buffer>): Promise<string> {
-    return (await this.#send(args))[1];
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-/** Parses one reply at `at`: [value, end], or undefined while incomplete. */
-function parse(buf: Buffer, at: number): [Reply, number] | undefined {
-  const eol = buf.indexOf('\r\n', at);
-  if (eol < 0) return undefined;
-  const type = String.fromCharCode(buf[at]);
-  const line = buf.toString('latin1', at + 1, eol);
-  const next = eol + 2;
-  switch (type) {
-    case '+': return [line, next];
-    case '-': return [{ error: line }, next];
-    case ':': {
-      const n = BigInt(line);
-      return [n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n, next];
-    }
-    case '_': return [null, next];
-    case '#': return [line === 't', next];
-    case ',': return [Number(line), next];
-    case '$': case '=': {
-      const n = Number(line);
-      if (n < 0) return [null, next];
-      if (buf.length < next + n + 2) return undefined;
-      const text = buf.toString('latin1', next, next + n);
-      return [type === '=' ? text.slice(4) : text, next + n + 2];
-    }
-    case '*': case '~': case '%': {
-      const n = Number(line);
-      if (n < 0) return [null, next];
-      const items: Reply[] = [];
-      let p = next;
-      for (let i = 0; i < (type === '%' ? 2 * n : n); i++) {
-        const r = parse(buf, p);
-        if (r === undefined) return undefined;
-        items.push(r[0]);
-        p = r[1];
-      }
-      if (type !== '%') return [items, p];
-      const m = new Map<Reply, Reply>();
-      for (let i = 0; i < items.length; i += 2) m.set(items[i], items[i + 1]);
-      return [m, p];
-    }
-    default: throw new Error(`unexpected reply type ${type}`);
-  }
-}
-
-const err = (error: string) => ({ error });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { RawClient, err, sleep, type Reply } from '../helpers/raw-client.js';
 
 const SHARDS = 4;
 const keys = suite('keyspace commands');
@@ -135,7 +27,7 @@ keys.before(async () => {
   }, 60_000);
   server = new MeshcacheServer({ port: 0, cache: { maxMemory: '16mb', shards: SHARDS } });
   const { port } = await server.listen();
-  c = await RawClient.open(port);
+  c = await RawClient.open(port, 'latin1');
 });
 
 keys.after(async () => {
@@ -354,7 +246,7 @@ keys('RANDOMKEY returns an existing key, and null when the cache is empty', asyn
 });
 
 keys('RESP3: RANDOMKEY on an empty cache is _, SCAN and KEYS are plain arrays', async () => {
-  const c3 = await RawClient.open(server.address!.port);
+  const c3 = await RawClient.open(server.address!.port, 'latin1');
   try {
     await c3.call('HELLO', '3');
     assert.is(await c3.raw('RANDOMKEY'), '_\r\n');
