@@ -117,6 +117,8 @@ export class Connection implements CommandContext {
 
   /** Executes the commands received, until the input runs out, the connection closes or pauses. */
   #run(): void {
+    // Idle time (CLIENT LIST) is stamped once per batch of pipelined commands, not per command.
+    this.client.lastCommandAt = Date.now();
     while (!this.client.closing && !this.#closed && !this.#paused) {
       // Redis's caps for clients that have not authenticated apply to each request as it is read.
       this.#parser.unauthenticated = !this.client.authenticated;
@@ -137,11 +139,11 @@ export class Connection implements CommandContext {
 
   /** Checks in Redis's order: the command exists, its arity, then authentication. */
   #execute(args: Buffer[]): void {
-    const started = process.hrtime.bigint();
-    const name = args[0].toString('latin1').toLowerCase();
-    const spec = this.#table.get(name);
+    const started = performance.now();
+    const raw = args[0].toString('latin1');
+    const spec = this.#table.lookup(raw);
+    const name = spec === undefined ? raw.toLowerCase() : spec.name;
     this.server.counters.commandsProcessed++;
-    this.client.lastCommandAt = Date.now();
     this.client.lastCommand = name;
     let ok = true;
     if (spec === undefined) {
@@ -164,7 +166,7 @@ export class Connection implements CommandContext {
         }
       }
     }
-    this.#hooks.onCommand(name, Number(process.hrtime.bigint() - started), ok);
+    this.#hooks.onCommand(name, Math.round((performance.now() - started) * 1e6), ok);
   }
 
   /** Hands the replies to the socket, applies the output limits, and ends the socket if closing. */

@@ -82,15 +82,24 @@ export interface CommandSpec {
 
 export class CommandTable {
   readonly #commands = new Map<string, CommandSpec>();
+  /** The same specs under upper-case names: what clients send, found without a case change. */
+  readonly #upper = new Map<string, CommandSpec>();
 
   add(spec: CommandSpec): void {
     if (spec.name !== spec.name.toLowerCase()) throw new Error(`command ${spec.name}: names are lower-case`);
     if (this.#commands.has(spec.name)) throw new Error(`command ${spec.name} is registered twice`);
     this.#commands.set(spec.name, spec);
+    this.#upper.set(spec.name.toUpperCase(), spec);
   }
 
+  /** The spec for a lower-case name. */
   get(name: string): CommandSpec | undefined {
     return this.#commands.get(name);
+  }
+
+  /** The spec for a name as a client sent it, in any case. */
+  lookup(raw: string): CommandSpec | undefined {
+    return this.#upper.get(raw) ?? this.#commands.get(raw) ?? this.#commands.get(raw.toLowerCase());
   }
 
   get size(): number {
