@@ -96,6 +96,14 @@ export interface CoreExports {
   deflateOffset(valueAt: number, valueLen: number): number;
   deflateScratchBytes(valueAt: number, valueLen: number): number;
   xxh64(ptr: number, len: number, seed: bigint): bigint;
+  /** Sorts a ring's `count` 16-byte entries [point u64, node u32, pad u32] at `ptr` in place (assembly/ring.ts); -1 if the region is bad. */
+  ringBuild(ptr: number, count: number): number;
+  /** Node index owning xxh64(key bytes at keyPtr, seed) on the sorted ring; -1 for an empty or bad ring. */
+  ringLookup(ptr: number, count: number, keyPtr: number, keyLen: number, seedLo: number, seedHi: number): number;
+  /** Node index owning a precomputed 64-bit hash (two u32 halves); -1 for an empty or bad ring. */
+  ringLookupHash(ptr: number, count: number, hashLo: number, hashHi: number): number;
+  /** Jump consistent hash (Lamping & Veach) of a 64-bit hash into [0, buckets); -1 when buckets < 1. */
+  jumpHash(keyHashLo: number, keyHashHi: number, buckets: number): number;
 }
 
 let compiled: WebAssembly.Module | undefined;
