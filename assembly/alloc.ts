@@ -88,17 +88,19 @@ export const TLSF_CONTROL_BYTES: u32 = C_HEADS + FL_COUNT * SL_COUNT * 4;
   return blockSize(p - BLOCK_OVERHEAD);
 }
 
+/** The free list a block of `size` bytes belongs to: first-level index << 8 | second-level index. */
+// @ts-ignore: decorator
+@inline function listOf(size: u32): u32 {
+  if (size < SB_SIZE) return size >> AL_BITS;
+  const f = 31 - clz<u32>(size);
+  return ((f - (SB_BITS - 1)) << 8) | ((size >> (f - SL_BITS)) ^ SL_COUNT);
+}
+
 function insertFree(c: usize, b: usize): void {
   const size = blockSize(b);
-  let fl: u32, sl: u32;
-  if (size < SB_SIZE) {
-    fl = 0;
-    sl = size >> AL_BITS;
-  } else {
-    const f = 31 - clz<u32>(size);
-    sl = (size >> (f - SL_BITS)) ^ SL_COUNT;
-    fl = f - (SB_BITS - 1);
-  }
+  const list = listOf(size);
+  const fl = list >> 8;
+  const sl = list & 0xff;
   const h = head(c, fl, sl);
   store<u32>(b, 0, 4);
   store<u32>(b, <u32>h, 8);
@@ -110,15 +112,9 @@ function insertFree(c: usize, b: usize): void {
 
 function removeFree(c: usize, b: usize): void {
   const size = blockSize(b);
-  let fl: u32, sl: u32;
-  if (size < SB_SIZE) {
-    fl = 0;
-    sl = size >> AL_BITS;
-  } else {
-    const f = 31 - clz<u32>(size);
-    sl = (size >> (f - SL_BITS)) ^ SL_COUNT;
-    fl = f - (SB_BITS - 1);
-  }
+  const list = listOf(size);
+  const fl = list >> 8;
+  const sl = list & 0xff;
   const prev = freePrev(b);
   const next = freeNext(b);
   if (prev) store<u32>(prev, <u32>next, 8);

@@ -66,7 +66,7 @@ export class Lz4Error extends Error {
 }
 
 /** The codec's exports, as the host sees them (u32 returns come back as signed i32: use `>>> 0`). */
-interface CodecExports {
+export interface CodecExports {
   lz4WorkBytes(): number;
   lz4CompressBound(len: number): number;
   lz4CompressBlock(src: number, srcLen: number, dst: number, dstCap: number, work: number): number;
@@ -76,6 +76,7 @@ interface CodecExports {
   lz4CompressFrame(src: number, srcLen: number, dst: number, dstCap: number, work: number, flags: number): number;
   lz4DecompressFrame(src: number, srcLen: number, dst: number, dstCap: number): number;
   lz4FrameContentSize(src: number, srcLen: number): number;
+  xxh32(ptr: number, len: number, seed: number): number;
 }
 
 const WASM_PAGE_BYTES = 65536;

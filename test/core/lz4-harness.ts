@@ -10,6 +10,7 @@
  * ends exactly at the end of linear memory, so any read past it traps (and the test fails).
  */
 import { coreModule } from '../../src/core/wasm.js';
+import type { CodecExports } from '../../src/core/codec.js';
 
 const PAGE_BYTES = 65536;
 const INITIAL_PAGES = 256;
@@ -21,19 +22,8 @@ export const GUARD_VALUE = 0xa5;
 /** Room reserved for the compressor's work area (lz4WorkBytes() must fit). */
 const WORK_RESERVE = 64 << 10;
 
-/** The codec's exports, as the host sees them. */
-export interface Lz4Exports {
-  lz4WorkBytes(): number;
-  lz4CompressBound(len: number): number;
-  lz4CompressBlock(src: number, srcLen: number, dst: number, dstCap: number, work: number): number;
-  lz4DecompressBlock(src: number, srcLen: number, dst: number, dstCap: number): number;
-  lz4FrameBlockMaxBytes(flags: number): number;
-  lz4FrameBound(len: number, blockMaxBytes: number): number;
-  lz4CompressFrame(src: number, srcLen: number, dst: number, dstCap: number, work: number, flags: number): number;
-  lz4DecompressFrame(src: number, srcLen: number, dst: number, dstCap: number): number;
-  lz4FrameContentSize(src: number, srcLen: number): number;
-  xxh32(ptr: number, len: number, seed: number): number;
-}
+/** The codec's exports, as the host sees them (the host's own interface). */
+export type Lz4Exports = CodecExports;
 
 export interface CallResult {
   /** The function's return value: a byte count, or a negative status. */
@@ -203,16 +193,7 @@ export function lz4Harness(): Lz4Harness {
 }
 
 /** Seeded PRNG (mulberry32): reproducible inputs and fuzz runs. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng as prng } from '../helpers/rng.js';
 
 export function randomBytes(rand: () => number, n: number): Uint8Array {
   const out = new Uint8Array(n);
