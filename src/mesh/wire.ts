@@ -56,6 +56,24 @@ export const MAX_VALUE_BYTES: Bytes = 64 * 1024 * 1024;
 export const MAX_MEMBERS = 4096;
 /** Most entries in one Rebalance batch (the body cap bounds their total size as well). */
 export const MAX_REBALANCE_ENTRIES = 4096;
+/** Longest authentication nonce or proof (an HMAC-SHA256 is 32 bytes). */
+export const MAX_NONCE_BYTES: Bytes = 64;
+/** Most gossip items piggybacked on one Ping or Ack. */
+export const MAX_GOSSIP_ITEMS = 64;
+/** Most arguments of one forwarded command (the body cap bounds their total size as well). */
+export const MAX_COMMAND_ARGS = 65_535;
+/** Most ranges in one RangeTable. */
+export const MAX_RANGES = 65_535;
+
+/** Frame flag bits (the header's `flags`). Unknown bits are ignored. */
+export const FrameFlag = {
+  /**
+   * Forward / Command: answer from this node's own data, never forward again. Set when a
+   * request has already been forwarded once (so differing ring views cannot loop it) and when a
+   * new owner reads a key from its previous owner during a rebalance.
+   */
+  NoReroute: 1,
+} as const;
 /** Largest body: one maximal value plus room for its key and the other fields. */
 export const MAX_BODY_BYTES: Bytes = MAX_VALUE_BYTES + 256 * 1024;
 /** Largest whole frame. */
@@ -96,6 +114,18 @@ export const MessageType = {
   Rebalance: 13,
   /** 14: the receiver has stored a Rebalance batch. */
   RebalanceAck: 14,
+  /** 15: the accepting side's first frame: a fresh nonce the connecting side must prove the secret with. */
+  AuthChallenge: 15,
+  /** 16: Lifeguard's negative ack: the PingReq intermediary could not reach `target` in time. */
+  Nack: 16,
+  /** 17: a RESP command forwarded whole to the owner of its key(s). */
+  Command: 17,
+  /** 18: the owner's RESP-encoded reply to Command, in the protocol the request named. */
+  CommandReply: 18,
+  /** 19: the range partitioner's table (ordered key ranges and their owners) at a version. */
+  RangeTable: 19,
+  /** 20: a range's owner asks the coordinator to split the range at `at`. */
+  RangeSplit: 20,
 } as const;
 /** A message type number. */
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
@@ -105,19 +135,30 @@ export const MemberState = { Alive: 0, Suspect: 1, Dead: 2, Left: 3 } as const;
 export type MemberState = (typeof MemberState)[keyof typeof MemberState];
 
 /** The operation of a Forward. Append-only. */
-export const ForwardOp = { Get: 1, Set: 2, Delete: 3 } as const;
+export const ForwardOp = { Get: 1, Set: 2, Delete: 3, Has: 4 } as const;
 export type ForwardOp = (typeof ForwardOp)[keyof typeof ForwardOp];
 
 /** The outcome in a ForwardReply. Append-only. */
 export const ForwardStatus = { Ok: 0, NotFound: 1, NotOwner: 2, Error: 3 } as const;
 export type ForwardStatus = (typeof ForwardStatus)[keyof typeof ForwardStatus];
 
-/** Hello / HelloAck: who the sender is. */
-export interface HelloBody { nodeId: string; address: string; incarnation: bigint }
-/** Ping: the node the probe is meant for (a misrouted probe is not acked). */
-export interface PingBody { target: string }
-/** Ack: the node that answers. */
-export interface AckBody { nodeId: string }
+/**
+ * Hello / HelloAck: who the sender is, and its half of the challenge–response. In Hello, `nonce`
+ * is the connecting side's fresh nonce and `proof` HMAC-SHA256(secret, transcript) over the
+ * accepting side's AuthChallenge nonce; in HelloAck, `proof` answers the Hello's nonce (so both
+ * sides prove the secret, and neither sends it). Both are empty on a mesh without a secret.
+ */
+export interface HelloBody { nodeId: string; address: string; incarnation: bigint; nonce: Uint8Array; proof: Uint8Array }
+/** AuthChallenge: the accepting side's fresh nonce. */
+export interface AuthChallengeBody { nonce: Uint8Array }
+/** One piece of membership news piggybacked on a probe: `nodeId` is in `state` at `incarnation`, says `from`. */
+export interface GossipItem { state: MemberState; nodeId: string; address: string; incarnation: bigint; from: string }
+/** Ping: the node the probe is meant for (a misrouted probe is not acked), plus piggybacked gossip. */
+export interface PingBody { target: string; gossip: GossipItem[] }
+/** Ack: the node that answers, plus piggybacked gossip. */
+export interface AckBody { nodeId: string; gossip: GossipItem[] }
+/** Nack: the PingReq intermediary got no Ack from `target`. */
+export interface NackBody { target: string }
 /** PingReq: the node to probe and where. */
 export interface PingReqBody { target: string; address: string }
 /** Suspect / Dead: who, at which incarnation, according to whom. */
@@ -130,12 +171,25 @@ export interface Member { nodeId: string; address: string; incarnation: bigint; 
 export interface StateSyncBody { members: Member[] }
 /** Leave: who leaves, at which incarnation. */
 export interface LeaveBody { nodeId: string; incarnation: bigint }
-/** Forward: a cache operation. `value` is empty for Get and Delete; `ttlMs` 0 means no expiry. */
-export interface ForwardBody { op: ForwardOp; ttlMs: number; key: Uint8Array; value: Uint8Array }
-/** ForwardReply: the outcome and, for a Get hit, the value (empty otherwise, or an error text). */
-export interface ForwardReplyBody { status: ForwardStatus; value: Uint8Array }
+/**
+ * Forward: a cache operation. `value` is empty for Get, Delete and Has; `ttlMs` 0 means no expiry;
+ * `valueType` is the cache's type tag of the encoded value (bytes, string, serialized).
+ */
+export interface ForwardBody { op: ForwardOp; ttlMs: number; valueType: number; key: Uint8Array; value: Uint8Array }
+/** ForwardReply: the outcome and, for a Get hit, the value and its type (empty otherwise, or an error text). */
+export interface ForwardReplyBody { status: ForwardStatus; valueType: number; value: Uint8Array }
 /** One entry handed over in Rebalance. `ttlMs` is the time left, 0 = no expiry. */
-export interface RebalanceEntry { key: Uint8Array; value: Uint8Array; ttlMs: number }
+export interface RebalanceEntry { key: Uint8Array; value: Uint8Array; ttlMs: number; valueType: number }
+/** Command: a RESP request (`args[0]` is the command name) and the protocol (2 or 3) to reply in. */
+export interface CommandBody { resp: number; args: Uint8Array[] }
+/** CommandReply: the RESP-encoded reply. */
+export interface CommandReplyBody { reply: Uint8Array }
+/** One range of a RangeTable: keys from `start` (inclusive) to the next range's start belong to `owner`. */
+export interface RangeEntry { start: Uint8Array; owner: string }
+/** RangeTable: the whole table at `version`, set by `coordinator`; ranges sorted by start, the first starting at the empty key. */
+export interface RangeTableBody { version: bigint; coordinator: string; ranges: RangeEntry[] }
+/** RangeSplit: split the range holding `at` so that `at` starts a new range (sent by the range's owner). */
+export interface RangeSplitBody { version: bigint; at: Uint8Array }
 /** Rebalance: a batch for ring `epoch` (≤ MAX_REBALANCE_ENTRIES entries). */
 export interface RebalanceBody { epoch: bigint; entries: RebalanceEntry[] }
 /** RebalanceAck: how many entries of the batch for `epoch` were stored. */
@@ -157,6 +211,12 @@ export interface BodyByType {
   [MessageType.ForwardReply]: ForwardReplyBody;
   [MessageType.Rebalance]: RebalanceBody;
   [MessageType.RebalanceAck]: RebalanceAckBody;
+  [MessageType.AuthChallenge]: AuthChallengeBody;
+  [MessageType.Nack]: NackBody;
+  [MessageType.Command]: CommandBody;
+  [MessageType.CommandReply]: CommandReplyBody;
+  [MessageType.RangeTable]: RangeTableBody;
+  [MessageType.RangeSplit]: RangeSplitBody;
 }
 
 /** A decoded (or to-be-encoded) frame; `type` selects the body's shape. */
@@ -214,8 +274,12 @@ const FORWARD_STATUSES: ReadonlySet<number> = new Set(Object.values(ForwardStatu
 
 /** Smallest encoded Member (three u16 prefixes of which the id's is non-empty, u64, u8) — bounds a count. */
 const MIN_MEMBER_BYTES: Bytes = 2 + 1 + 2 + 8 + 1;
-/** Smallest encoded RebalanceEntry (u16 key length, u32 value length, u32 ttl). */
-const MIN_ENTRY_BYTES: Bytes = 2 + 4 + 4;
+/** Smallest encoded RebalanceEntry (u16 key length, u32 value length, u32 ttl, u8 type). */
+const MIN_ENTRY_BYTES: Bytes = 2 + 4 + 4 + 1;
+/** Smallest encoded GossipItem (u8 state, non-empty id, empty address, u64, non-empty from). */
+const MIN_GOSSIP_BYTES: Bytes = 1 + 3 + 2 + 8 + 3;
+/** Smallest encoded RangeEntry (empty start, non-empty owner). */
+const MIN_RANGE_BYTES: Bytes = 2 + 3;
 
 // ---------------------------------------------------------------------------------------------------
 // Decoding
@@ -346,17 +410,35 @@ const EMPTY = new Uint8Array(0);
 
 type BodyDecoder = (r: Reader) => unknown;
 
-const decodeHello: BodyDecoder = (r): HelloBody => ({ nodeId: r.nodeId('nodeId'), address: r.address('address'), incarnation: r.u64('incarnation') });
+const decodeHello: BodyDecoder = (r): HelloBody => ({
+  nodeId: r.nodeId('nodeId'), address: r.address('address'), incarnation: r.u64('incarnation'),
+  nonce: r.bytes(2, MAX_NONCE_BYTES, 'nonce'), proof: r.bytes(2, MAX_NONCE_BYTES, 'proof'),
+});
+const decodeAlive: BodyDecoder = (r): AliveBody => ({ nodeId: r.nodeId('nodeId'), address: r.address('address'), incarnation: r.u64('incarnation') });
+function decodeGossip(r: Reader): GossipItem[] {
+  const n = r.count(MAX_GOSSIP_ITEMS, MIN_GOSSIP_BYTES, 'gossip items');
+  const items: GossipItem[] = [];
+  for (let i = 0; i < n && r.error === null; i++) {
+    items.push({
+      state: r.enumU8(MEMBER_STATES, 'gossip state') as MemberState,
+      nodeId: r.nodeId('gossip nodeId'),
+      address: r.address('gossip address'),
+      incarnation: r.u64('gossip incarnation'),
+      from: r.nodeId('gossip from'),
+    });
+  }
+  return items;
+}
 const decodeSuspect: BodyDecoder = (r): SuspectBody => ({ nodeId: r.nodeId('nodeId'), incarnation: r.u64('incarnation'), from: r.nodeId('from') });
 
 const BODY_DECODERS: Record<MessageType, BodyDecoder> = {
   [MessageType.Hello]: decodeHello,
   [MessageType.HelloAck]: decodeHello,
-  [MessageType.Ping]: (r): PingBody => ({ target: r.nodeId('target') }),
-  [MessageType.Ack]: (r): AckBody => ({ nodeId: r.nodeId('nodeId') }),
+  [MessageType.Ping]: (r): PingBody => ({ target: r.nodeId('target'), gossip: decodeGossip(r) }),
+  [MessageType.Ack]: (r): AckBody => ({ nodeId: r.nodeId('nodeId'), gossip: decodeGossip(r) }),
   [MessageType.PingReq]: (r): PingReqBody => ({ target: r.nodeId('target'), address: r.address('address') }),
   [MessageType.Suspect]: decodeSuspect,
-  [MessageType.Alive]: decodeHello as (r: Reader) => AliveBody,
+  [MessageType.Alive]: decodeAlive,
   [MessageType.Dead]: decodeSuspect,
   [MessageType.StateSync]: (r): StateSyncBody => {
     const n = r.count(MAX_MEMBERS, MIN_MEMBER_BYTES, 'members');
@@ -375,11 +457,13 @@ const BODY_DECODERS: Record<MessageType, BodyDecoder> = {
   [MessageType.Forward]: (r): ForwardBody => ({
     op: r.enumU8(FORWARD_OPS, 'forward op') as ForwardOp,
     ttlMs: r.u32('ttlMs'),
+    valueType: r.u8('valueType'),
     key: r.bytes(2, MAX_KEY_BYTES, 'key'),
     value: r.bytes(4, MAX_VALUE_BYTES, 'value'),
   }),
   [MessageType.ForwardReply]: (r): ForwardReplyBody => ({
     status: r.enumU8(FORWARD_STATUSES, 'forward status') as ForwardStatus,
+    valueType: r.u8('valueType'),
     value: r.bytes(4, MAX_VALUE_BYTES, 'value'),
   }),
   [MessageType.Rebalance]: (r): RebalanceBody => {
@@ -387,11 +471,34 @@ const BODY_DECODERS: Record<MessageType, BodyDecoder> = {
     const n = r.count(MAX_REBALANCE_ENTRIES, MIN_ENTRY_BYTES, 'entries');
     const entries: RebalanceEntry[] = [];
     for (let i = 0; i < n && r.error === null; i++) {
-      entries.push({ key: r.bytes(2, MAX_KEY_BYTES, 'entry key'), value: r.bytes(4, MAX_VALUE_BYTES, 'entry value'), ttlMs: r.u32('entry ttlMs') });
+      entries.push({
+        key: r.bytes(2, MAX_KEY_BYTES, 'entry key'), value: r.bytes(4, MAX_VALUE_BYTES, 'entry value'),
+        ttlMs: r.u32('entry ttlMs'), valueType: r.u8('entry valueType'),
+      });
     }
     return { epoch, entries };
   },
   [MessageType.RebalanceAck]: (r): RebalanceAckBody => ({ epoch: r.u64('epoch'), stored: r.u32('stored') }),
+  [MessageType.AuthChallenge]: (r): AuthChallengeBody => ({ nonce: r.bytes(2, MAX_NONCE_BYTES, 'nonce') }),
+  [MessageType.Nack]: (r): NackBody => ({ target: r.nodeId('target') }),
+  [MessageType.Command]: (r): CommandBody => {
+    const resp = r.u8('resp');
+    if (r.error === null && resp !== 2 && resp !== 3) r.fail('ERR_MESH_BODY', `unknown resp protocol ${resp}`);
+    const n = r.count(MAX_COMMAND_ARGS, 4, 'args');
+    const args: Uint8Array[] = [];
+    for (let i = 0; i < n && r.error === null; i++) args.push(r.bytes(4, MAX_VALUE_BYTES, 'arg'));
+    return { resp, args };
+  },
+  [MessageType.CommandReply]: (r): CommandReplyBody => ({ reply: r.bytes(4, MAX_BODY_BYTES - 4, 'reply') }),
+  [MessageType.RangeTable]: (r): RangeTableBody => {
+    const version = r.u64('version');
+    const coordinator = r.nodeId('coordinator');
+    const n = r.count(MAX_RANGES, MIN_RANGE_BYTES, 'ranges');
+    const ranges: RangeEntry[] = [];
+    for (let i = 0; i < n && r.error === null; i++) ranges.push({ start: r.bytes(2, MAX_KEY_BYTES, 'range start'), owner: r.nodeId('range owner') });
+    return { version, coordinator, ranges };
+  },
+  [MessageType.RangeSplit]: (r): RangeSplitBody => ({ version: r.u64('version'), at: r.bytes(2, MAX_KEY_BYTES, 'split key') }),
 };
 
 /**
@@ -533,11 +640,28 @@ function checkArray(v: unknown, cap: number, what: string): unknown[] {
 
 type BodyEncoder = (w: Writer, b: Record<string, unknown>) => void;
 
-const encodeHello: BodyEncoder = (w, b) => {
+const encodeAlive: BodyEncoder = (w, b) => {
   writeString(w, b.nodeId, MAX_NODE_ID_BYTES, 'body.nodeId', true);
   writeString(w, b.address, MAX_ADDRESS_BYTES, 'body.address', false);
   w.u64(checkU64(b.incarnation, 'body.incarnation'));
 };
+const encodeHello: BodyEncoder = (w, b) => {
+  encodeAlive(w, b);
+  writeBytes(w, b.nonce, 2, MAX_NONCE_BYTES, 'body.nonce');
+  writeBytes(w, b.proof, 2, MAX_NONCE_BYTES, 'body.proof');
+};
+function encodeGossip(w: Writer, v: unknown): void {
+  const items = checkArray(v, MAX_GOSSIP_ITEMS, 'body.gossip');
+  w.u16(items.length);
+  items.forEach((item, i) => {
+    const g = checkObject(item, `body.gossip[${i}]`);
+    w.u8(checkEnum(g.state, MEMBER_STATES, `body.gossip[${i}].state`));
+    writeString(w, g.nodeId, MAX_NODE_ID_BYTES, `body.gossip[${i}].nodeId`, true);
+    writeString(w, g.address, MAX_ADDRESS_BYTES, `body.gossip[${i}].address`, false);
+    w.u64(checkU64(g.incarnation, `body.gossip[${i}].incarnation`));
+    writeString(w, g.from, MAX_NODE_ID_BYTES, `body.gossip[${i}].from`, true);
+  });
+}
 const encodeSuspect: BodyEncoder = (w, b) => {
   writeString(w, b.nodeId, MAX_NODE_ID_BYTES, 'body.nodeId', true);
   w.u64(checkU64(b.incarnation, 'body.incarnation'));
@@ -547,14 +671,20 @@ const encodeSuspect: BodyEncoder = (w, b) => {
 const BODY_ENCODERS: Record<MessageType, BodyEncoder> = {
   [MessageType.Hello]: encodeHello,
   [MessageType.HelloAck]: encodeHello,
-  [MessageType.Ping]: (w, b) => writeString(w, b.target, MAX_NODE_ID_BYTES, 'body.target', true),
-  [MessageType.Ack]: (w, b) => writeString(w, b.nodeId, MAX_NODE_ID_BYTES, 'body.nodeId', true),
+  [MessageType.Ping]: (w, b) => {
+    writeString(w, b.target, MAX_NODE_ID_BYTES, 'body.target', true);
+    encodeGossip(w, b.gossip);
+  },
+  [MessageType.Ack]: (w, b) => {
+    writeString(w, b.nodeId, MAX_NODE_ID_BYTES, 'body.nodeId', true);
+    encodeGossip(w, b.gossip);
+  },
   [MessageType.PingReq]: (w, b) => {
     writeString(w, b.target, MAX_NODE_ID_BYTES, 'body.target', true);
     writeString(w, b.address, MAX_ADDRESS_BYTES, 'body.address', false);
   },
   [MessageType.Suspect]: encodeSuspect,
-  [MessageType.Alive]: encodeHello,
+  [MessageType.Alive]: encodeAlive,
   [MessageType.Dead]: encodeSuspect,
   [MessageType.StateSync]: (w, b) => {
     const members = checkArray(b.members, MAX_MEMBERS, 'body.members');
@@ -574,11 +704,13 @@ const BODY_ENCODERS: Record<MessageType, BodyEncoder> = {
   [MessageType.Forward]: (w, b) => {
     w.u8(checkEnum(b.op, FORWARD_OPS, 'body.op'));
     w.u32(checkInt(b.ttlMs, 0xffff_ffff, 'body.ttlMs'));
+    w.u8(checkInt(b.valueType, 0xff, 'body.valueType'));
     writeBytes(w, b.key, 2, MAX_KEY_BYTES, 'body.key');
     writeBytes(w, b.value, 4, MAX_VALUE_BYTES, 'body.value');
   },
   [MessageType.ForwardReply]: (w, b) => {
     w.u8(checkEnum(b.status, FORWARD_STATUSES, 'body.status'));
+    w.u8(checkInt(b.valueType, 0xff, 'body.valueType'));
     writeBytes(w, b.value, 4, MAX_VALUE_BYTES, 'body.value');
   },
   [MessageType.Rebalance]: (w, b) => {
@@ -590,11 +722,38 @@ const BODY_ENCODERS: Record<MessageType, BodyEncoder> = {
       writeBytes(w, e.key, 2, MAX_KEY_BYTES, `body.entries[${i}].key`);
       writeBytes(w, e.value, 4, MAX_VALUE_BYTES, `body.entries[${i}].value`);
       w.u32(checkInt(e.ttlMs, 0xffff_ffff, `body.entries[${i}].ttlMs`));
+      w.u8(checkInt(e.valueType, 0xff, `body.entries[${i}].valueType`));
     });
   },
   [MessageType.RebalanceAck]: (w, b) => {
     w.u64(checkU64(b.epoch, 'body.epoch'));
     w.u32(checkInt(b.stored, 0xffff_ffff, 'body.stored'));
+  },
+  [MessageType.AuthChallenge]: (w, b) => writeBytes(w, b.nonce, 2, MAX_NONCE_BYTES, 'body.nonce'),
+  [MessageType.Nack]: (w, b) => writeString(w, b.target, MAX_NODE_ID_BYTES, 'body.target', true),
+  [MessageType.Command]: (w, b) => {
+    const resp = checkInt(b.resp, 0xff, 'body.resp');
+    if (resp !== 2 && resp !== 3) throw new RangeError(`body.resp must be 2 or 3, got ${resp}`);
+    w.u8(resp);
+    const args = checkArray(b.args, MAX_COMMAND_ARGS, 'body.args');
+    w.u16(args.length);
+    args.forEach((a, i) => writeBytes(w, a, 4, MAX_VALUE_BYTES, `body.args[${i}]`));
+  },
+  [MessageType.CommandReply]: (w, b) => writeBytes(w, b.reply, 4, MAX_BODY_BYTES - 4, 'body.reply'),
+  [MessageType.RangeTable]: (w, b) => {
+    w.u64(checkU64(b.version, 'body.version'));
+    writeString(w, b.coordinator, MAX_NODE_ID_BYTES, 'body.coordinator', true);
+    const ranges = checkArray(b.ranges, MAX_RANGES, 'body.ranges');
+    w.u16(ranges.length);
+    ranges.forEach((item, i) => {
+      const e = checkObject(item, `body.ranges[${i}]`);
+      writeBytes(w, e.start, 2, MAX_KEY_BYTES, `body.ranges[${i}].start`);
+      writeString(w, e.owner, MAX_NODE_ID_BYTES, `body.ranges[${i}].owner`, true);
+    });
+  },
+  [MessageType.RangeSplit]: (w, b) => {
+    w.u64(checkU64(b.version, 'body.version'));
+    writeBytes(w, b.at, 2, MAX_KEY_BYTES, 'body.at');
   },
 };
 
