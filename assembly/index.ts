@@ -6,7 +6,8 @@ export {
   shardsBase, clearShard, repairShard, markThreadDead, reapThread, shardOfKey, setOwner, scan, compactShard,
 } from "./table";
 export { xxh64 } from "./hash";
-export { ringBuild, ringLookup, ringLookupHash, jumpHash } from "./ring";
+export { ringBuild, ringFill, ringLookup, ringLookupHash, jumpHash } from "./ring";
+export { sharedRingPublish, sharedRingEpoch, sharedRingLookup, sharedRingSnapshot } from "./shared-ring";
 export { onAbort } from "./status";
 export * from "./lz4";
 export { xxh32 } from "./xxh32";

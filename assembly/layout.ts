@@ -19,6 +19,10 @@
 //   +64 lock timeout in ms (a caller gives up waiting for a shard lock after this long)
 //   +68 free chunk list head u32 (chunks compaction gave back; any shard reuses them first)
 //   +72 free chunk bytes u64
+//   +128 consistent-hash ring (shared-ring.ts), on a cache line of its own:
+//        +128 published u64 = epoch << 32 | buffer pointer (0 = never published)
+//        +136 writer lock i32 (0 free, else the holder's thread id)
+//        +140 buffer A pointer u32 · +144 buffer B pointer u32 (0 = not allocated yet)
 //   +1024.. owner table: u16 per shard, the shard's owning worker + 1 (0 = none), for stats
 //   +3072.. worker registry: 128 × [Node threadId i32, core thread id i32], written by the host's
 //   shard workers so that the pool can name a dead worker's thread id
@@ -51,6 +55,12 @@ export const H_LOCK_TIMEOUT_MS: u32 = 64;
 export const H_OWNERS: u32 = 1024;
 export const H_FREE_CHUNKS: u32 = 68;
 export const H_FREE_CHUNK_BYTES: u32 = 72;
+export const H_RING: u32 = 128;
+export const H_RING_PUBLISHED: u32 = H_RING;
+export const H_RING_LOCK: u32 = H_RING + 8;
+export const H_RING_BUFFERS: u32 = H_RING + 12;
+/** Bytes of the ring's header words (init zeroes them). */
+export const H_RING_BYTES: u32 = 64;
 
 export const STATE_EMPTY: i32 = 0;
 export const STATE_LAYING_OUT: i32 = 1;

@@ -18,6 +18,12 @@ export const ST_NO_THREAD_SLOT: i32 = -6;
 export const ST_BAD_LAYOUT: i32 = -7;
 /** A shard lock could not be had within the cache's lock timeout. Nothing was changed. */
 export const ST_LOCK_TIMEOUT: i32 = -8;
+/** A pointer, length or stage passed to the core is out of bounds or malformed. Nothing was changed. */
+export const ST_BAD_ARGUMENT: i32 = -9;
+/** The shared ring's epoch is not the one the caller named: refresh what it cached and ask again. */
+export const ST_STALE: i32 = -10;
+/** The shared ring was republished during every one of a lookup's tries. */
+export const ST_BUSY: i32 = -11;
 /** A conditional set (NX / XX) did not store. Not an error. */
 export const ST_NOT_STORED: i32 = 1;
 

@@ -15,7 +15,7 @@
 import {
   HEADER_BASE, H_MAGIC, H_STATE, H_VERSION, H_SHARDS, H_SHARD_MASK, H_MAX_ENTRIES, H_SEED,
   H_BUDGET, H_HEAP_TOP, H_CHUNK_BYTES, H_SMALL_PERMILLE, H_MOVE_THRESHOLD, H_HEAP_BASE,
-  H_LOCK_TIMEOUT_MS, H_OWNERS, H_HEAP_LOCK as H_HEAP_LOCK_, THREAD_FREE, THREAD_LIVE, THREAD_DEAD, META_COMMITTED, S_LOCK,
+  H_LOCK_TIMEOUT_MS, H_OWNERS, H_RING, H_RING_BYTES, H_RING_LOCK, H_HEAP_LOCK as H_HEAP_LOCK_, THREAD_FREE, THREAD_LIVE, THREAD_DEAD, META_COMMITTED, S_LOCK,
   S_SMALL_BYTES as S_SMALL_BYTES_, E_PREV, E_NEXT,
   MAGIC, LAYOUT_VERSION, STATE_EMPTY, STATE_LAYING_OUT, STATE_READY,
   SHARDS_BASE, SHARD_BYTES, MAX_SHARDS, MAX_THREADS, T_STATE, T_SCRATCH, T_SCRATCH_CAP, T_RESULT,
@@ -347,6 +347,7 @@ export function init(
     store<u32>(hdr + H_HEAP_BASE, heapBase);
     store<u32>(hdr + H_LOCK_TIMEOUT_MS, lockTimeoutMs);
     memory.fill(hdr + H_OWNERS, 0, MAX_SHARDS * 2);
+    memory.fill(hdr + H_RING, 0, H_RING_BYTES);
     atomic.store<u32>(hdr + H_HEAP_TOP, heapBase);
     for (let i: u32 = 0; i < shards; i++) tlsfReset(shardAt(i));
     atomic.store<i32>(hdr + H_STATE, STATE_READY);
@@ -401,6 +402,9 @@ export function detach(): void {
   slotPtr = 0;
   tid = 0;
 }
+
+/** This thread's id (its slot + 1), or 0 before attach / after detach. Not exported to the host. */
+export function threadId(): i32 { return tid; }
 
 /** Where the shard headers start (the host reads counters there). */
 export function shardsBase(): usize { return <usize>SHARDS_BASE; }
@@ -883,6 +887,8 @@ export function reapThread(deadTid: i32): i32 {
     repaired++;
   }
   atomic.cmpxchg<i32>(<usize>(HEADER_BASE + H_HEAP_LOCK_), deadTid, 0);
+  // A ring writer that died mid-build left only its unpublished buffer half-written: nothing to repair.
+  atomic.cmpxchg<i32>(<usize>(HEADER_BASE + H_RING_LOCK), deadTid, 0);
   atomic.store<u32>(slot + T_STATE, THREAD_FREE);
   return repaired;
 }

@@ -1,5 +1,5 @@
 /**
- * Consistent-hash ring lookups: meshcache's HashRing (xxh64 + binary search in WebAssembly) vs the npm `hashring` package.
+ * Consistent-hash ring lookups: meshcache's HashRing and SharedRing (xxh64 + binary search in WebAssembly) vs the npm `hashring` package.
  *
  * Both rings hold the same 5 nodes (`10.0.0.1:7000` … `10.0.0.5:7000`): meshcache with its default
  * 160 vnodes per node; hashring with its defaults (ketama: 40 × 4 = 160 points per server, MD5,
@@ -9,14 +9,18 @@
  *    case a router with many keys sees);
  *  - `hot`: a pool of 1,000 keys, all of which fit hashring's result cache (its best case).
  * meshcache is timed with string keys (encodeInto into the ring's key scratch) and with keys
- * already encoded as Uint8Arrays. benchmark.js, 256 lookups per timed call; each case keeps the
- * best of two runs. Prints ops/s and the ratio to hashring on the same pool; writes
- * bench/results/mesh.json. Run: `npm run bench -- mesh` (about 20 s).
+ * already encoded as Uint8Arrays, for both of its rings: HashRing (a memory of its own) and
+ * SharedRing (the ring inside a cache's shared memory, looked up with the epoch check that lets
+ * other threads republish it; same nodes, vnodes and seed, so the same answers). benchmark.js,
+ * 256 lookups per timed call; each case keeps the best of two runs. Prints ops/s and the ratio to
+ * hashring on the same pool; writes bench/results/mesh.json. Run: `npm run bench -- mesh`
+ * (about 35 s).
  */
 import Benchmark from 'benchmark';
 // @ts-expect-error: hashring ships no types
 import HashRingPeer from 'hashring';
-import { HashRing } from '../src/core/ring.js';
+import { HashRing, SharedRing } from '../src/core/ring.js';
+import { Cache } from '../src/index.js';
 import { mulberry32, shuffle } from './lib/random.js';
 import { formatRate, formatRatio, machine, table, writeResults } from './lib/report.js';
 
@@ -29,6 +33,9 @@ const SEQUENCE = 1 << 16;
 const mine = new HashRing();
 for (const n of NODES) mine.add(n);
 const peer = new HashRingPeer(NODES);
+const cache = new Cache({ maxMemory: '8mb' });
+const shared = SharedRing.of(cache);
+shared.setNodes(NODES);
 
 const encoder = new TextEncoder();
 let sink = 0;
@@ -55,6 +62,7 @@ for (const [pool, size] of [['cold', 100_000], ['hot', 1_000]] as const) {
   // Both rings must answer with one of the nodes (the mappings differ: different hash functions).
   for (const k of keys.slice(0, 100)) {
     if (!NODES.includes(mine.lookup(k)!) || !NODES.includes(peer.get(k))) throw new Error('bench: bad lookup');
+    if (shared.lookup(k) !== mine.lookup(k)) throw new Error('bench: SharedRing and HashRing disagree');
   }
   let i = 0;
   const peerHz = time(`hashring ${pool}`, () => {
@@ -66,9 +74,17 @@ for (const [pool, size] of [['cold', 100_000], ['hot', 1_000]] as const) {
   const u8Hz = time(`meshcache bytes ${pool}`, () => {
     for (let n = 0; n < BATCH; n++) { sink += mine.lookup(bytes[i])!.length; i = (i + 1) & (SEQUENCE - 1); }
   });
+  const sharedStrHz = time(`meshcache shared ${pool}`, () => {
+    for (let n = 0; n < BATCH; n++) { sink += shared.lookup(seq[i])!.length; i = (i + 1) & (SEQUENCE - 1); }
+  });
+  const sharedU8Hz = time(`meshcache shared bytes ${pool}`, () => {
+    for (let n = 0; n < BATCH; n++) { sink += shared.lookup(bytes[i])!.length; i = (i + 1) & (SEQUENCE - 1); }
+  });
   rows.push({ pool, ring: 'hashring (default LRU 5000)', opsPerSec: peerHz, vsHashring: 1 });
   rows.push({ pool, ring: 'meshcache HashRing, string keys', opsPerSec: strHz, vsHashring: strHz / peerHz });
   rows.push({ pool, ring: 'meshcache HashRing, Uint8Array keys', opsPerSec: u8Hz, vsHashring: u8Hz / peerHz });
+  rows.push({ pool, ring: 'meshcache SharedRing, string keys', opsPerSec: sharedStrHz, vsHashring: sharedStrHz / peerHz });
+  rows.push({ pool, ring: 'meshcache SharedRing, Uint8Array keys', opsPerSec: sharedU8Hz, vsHashring: sharedU8Hz / peerHz });
 }
 
 console.log(`\nring lookups, 5 nodes, 20-byte keys (${machine().node}, ${machine().cpu}, ${machine().cores} cores)\n`);
@@ -79,3 +95,4 @@ console.log(table(
 console.log('\ntarget: meshcache ≥ 5× hashring (cold pool, string keys)');
 if (sink === 42) console.log('');
 console.log(`results: ${writeResults('mesh', { nodes: NODES, batch: BATCH, rows })}`);
+cache.close();

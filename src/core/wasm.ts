@@ -14,6 +14,9 @@ export const ST_BAD_CONFIG = -5;
 export const ST_NO_THREAD_SLOT = -6;
 export const ST_BAD_LAYOUT = -7;
 export const ST_LOCK_TIMEOUT = -8;
+export const ST_BAD_ARGUMENT = -9;
+export const ST_STALE = -10;
+export const ST_BUSY = -11;
 export const ST_NOT_STORED = 1;
 
 /** set() mode bits (assembly/table.ts). */
@@ -98,6 +101,26 @@ export interface CoreExports {
   xxh64(ptr: number, len: number, seed: bigint): bigint;
   /** Sorts a ring's `count` 16-byte entries [point u64, node u32, pad u32] at `ptr` in place (assembly/ring.ts); -1 if the region is bad. */
   ringBuild(ptr: number, count: number): number;
+  /**
+   * Builds the sorted ring of a stage (assembly/ring.ts: names block, then a u32 point count per
+   * node) into `ringPtr`, hashing `${name}#${i}` in the work area; the point count, or -1 if a
+   * region or the stage is bad.
+   */
+  ringFill(stagePtr: number, stageBytes: number, ringPtr: number, workPtr: number, seedLo: number, seedHi: number): number;
+  /**
+   * Builds a stage's ring into the cache's shared ring and publishes it (assembly/shared-ring.ts);
+   * the new epoch (>= 1) or ST_BAD_ARGUMENT / ST_BAD_LAYOUT / ST_LOCK_TIMEOUT / ST_NO_MEMORY.
+   */
+  sharedRingPublish(stagePtr: number, stageBytes: number, workPtr: number, seedLo: number, seedHi: number): number;
+  /** The shared ring's published epoch (0 = never published). */
+  sharedRingEpoch(): number;
+  /** Node index owning the key on the shared ring at `epoch`; ST_STALE / ST_MISS / ST_BUSY / ST_BAD_ARGUMENT. */
+  sharedRingLookup(keyPtr: number, keyLen: number, epoch: number): number;
+  /**
+   * Copies [epoch u32, points u32, seed u64, names block] of the shared ring to `dst`; the bytes,
+   * or ST_SCRATCH (bytes needed in the result word) / ST_BAD_ARGUMENT / ST_BAD_LAYOUT / ST_BUSY.
+   */
+  sharedRingSnapshot(dst: number, cap: number): number;
   /** Node index owning xxh64(key bytes at keyPtr, seed) on the sorted ring; -1 for an empty or bad ring. */
   ringLookup(ptr: number, count: number, keyPtr: number, keyLen: number, seedLo: number, seedHi: number): number;
   /** Node index owning a precomputed 64-bit hash (two u32 halves); -1 for an empty or bad ring. */
