@@ -1,6 +1,18 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeFrame, encodeFrame, MessageType, HEADER_BYTES, type MeshFrame } from '../../src/mesh/wire.js';
+import {
+  decodeFrame,
+  encodeFrame,
+  MessageType,
+  HEADER_BYTES,
+  MAX_GOSSIP_ITEMS,
+  MAX_NONCE_BYTES,
+  type ForwardOp,
+  type ForwardStatus,
+  type GossipItem,
+  type MemberState,
+  type MeshFrame,
+} from '../../src/mesh/wire.js';
 import { rng } from '../helpers/rng.js';
 
 /** Frames tried; each is either random bytes or a mutated valid encoding. */
@@ -25,29 +37,49 @@ fuzz(`returns ok or an error for ${ITERATIONS} random and mutated frames, never 
   const addr = (): string => pick(['', '10.0.0.1:7946', 'ws://h:1/mesh']);
   const u32 = (): number => pick([0, 1, 0xffff_ffff, int(0x1_0000_0000)]);
 
+  const nonce = (): Uint8Array => pick([new Uint8Array(0), bytes(32), bytes(MAX_NONCE_BYTES)]);
+  const gossip = (): GossipItem[] =>
+    Array.from({ length: pick([0, 0, 1, int(4), int(MAX_GOSSIP_ITEMS + 1)]) }, () => ({
+      state: int(4) as MemberState, nodeId: id(), address: addr(), incarnation: u64(), from: id(),
+    }));
+  /** How many message types randomFrame draws from: all of them, so a new type must get a case below. */
+  const TYPE_COUNT = Object.keys(MessageType).length;
+
   function randomFrame(): MeshFrame {
     const head = { version: 1, flags: int(0x10000), requestId: u32() };
-    switch (1 + int(14)) {
-      case 1: return { ...head, type: MessageType.Hello, body: { nodeId: id(), address: addr(), incarnation: u64() } };
-      case 2: return { ...head, type: MessageType.HelloAck, body: { nodeId: id(), address: addr(), incarnation: u64() } };
-      case 3: return { ...head, type: MessageType.Ping, body: { target: id() } };
-      case 4: return { ...head, type: MessageType.Ack, body: { nodeId: id() } };
-      case 5: return { ...head, type: MessageType.PingReq, body: { target: id(), address: addr() } };
-      case 6: return { ...head, type: MessageType.Suspect, body: { nodeId: id(), incarnation: u64(), from: id() } };
-      case 7: return { ...head, type: MessageType.Alive, body: { nodeId: id(), address: addr(), incarnation: u64() } };
-      case 8: return { ...head, type: MessageType.Dead, body: { nodeId: id(), incarnation: u64(), from: id() } };
-      case 9: {
-        const members = Array.from({ length: int(5) }, () => ({ nodeId: id(), address: addr(), incarnation: u64(), state: int(4) as 0 | 1 | 2 | 3 }));
-        return { ...head, type: MessageType.StateSync, body: { members } };
+    const type = (1 + int(TYPE_COUNT)) as MessageType;
+    switch (type) {
+      case MessageType.Hello: return { ...head, type, body: { nodeId: id(), address: addr(), incarnation: u64(), nonce: nonce(), proof: nonce() } };
+      case MessageType.HelloAck: return { ...head, type, body: { nodeId: id(), address: addr(), incarnation: u64(), nonce: nonce(), proof: nonce() } };
+      case MessageType.Ping: return { ...head, type, body: { target: id(), gossip: gossip() } };
+      case MessageType.Ack: return { ...head, type, body: { nodeId: id(), gossip: gossip() } };
+      case MessageType.PingReq: return { ...head, type, body: { target: id(), address: addr() } };
+      case MessageType.Suspect: return { ...head, type, body: { nodeId: id(), incarnation: u64(), from: id() } };
+      case MessageType.Alive: return { ...head, type, body: { nodeId: id(), address: addr(), incarnation: u64() } };
+      case MessageType.Dead: return { ...head, type, body: { nodeId: id(), incarnation: u64(), from: id() } };
+      case MessageType.StateSync: {
+        const members = Array.from({ length: int(5) }, () => ({ nodeId: id(), address: addr(), incarnation: u64(), state: int(4) as MemberState }));
+        return { ...head, type, body: { members } };
       }
-      case 10: return { ...head, type: MessageType.Leave, body: { nodeId: id(), incarnation: u64() } };
-      case 11: return { ...head, type: MessageType.Forward, body: { op: (1 + int(3)) as 1 | 2 | 3, ttlMs: u32(), key: bytes(16), value: bytes(48) } };
-      case 12: return { ...head, type: MessageType.ForwardReply, body: { status: int(4) as 0 | 1 | 2 | 3, value: bytes(48) } };
-      case 13: {
-        const entries = Array.from({ length: int(4) }, () => ({ key: bytes(8), value: bytes(24), ttlMs: u32() }));
-        return { ...head, type: MessageType.Rebalance, body: { epoch: u64(), entries } };
+      case MessageType.Leave: return { ...head, type, body: { nodeId: id(), incarnation: u64() } };
+      case MessageType.Forward: return { ...head, type, body: { op: (1 + int(4)) as ForwardOp, ttlMs: u32(), valueType: int(256), key: bytes(16), value: bytes(48) } };
+      case MessageType.ForwardReply: return { ...head, type, body: { status: int(4) as ForwardStatus, valueType: int(256), ttlMs: u32(), value: bytes(48) } };
+      case MessageType.Rebalance: {
+        const entries = Array.from({ length: int(4) }, () => ({ key: bytes(8), value: bytes(24), ttlMs: u32(), valueType: int(256) }));
+        return { ...head, type, body: { epoch: u64(), entries } };
       }
-      default: return { ...head, type: MessageType.RebalanceAck, body: { epoch: u64(), stored: u32() } };
+      case MessageType.RebalanceAck: return { ...head, type, body: { epoch: u64(), stored: u32() } };
+      case MessageType.AuthChallenge: return { ...head, type, body: { nonce: nonce() } };
+      case MessageType.Nack: return { ...head, type, body: { target: id() } };
+      case MessageType.Command: return { ...head, type, body: { resp: 2 + int(2), args: Array.from({ length: int(5) }, () => bytes(12)) } };
+      case MessageType.CommandReply: return { ...head, type, body: { reply: bytes(48) } };
+      case MessageType.RangeTable: {
+        const ranges = Array.from({ length: int(5) }, () => ({ start: bytes(8), owner: id() }));
+        return { ...head, type, body: { version: u64(), coordinator: id(), ranges } };
+      }
+      case MessageType.RangeSplit: return { ...head, type, body: { version: u64(), at: bytes(16) } };
+      case MessageType.NodeStats: return { ...head, type, body: { keys: u64(), bytes: u64(), epoch: u64() } };
+      default: throw new Error(`randomFrame has no case for message type ${type satisfies never}`);
     }
   }
 
@@ -91,6 +123,7 @@ fuzz(`returns ok or an error for ${ITERATIONS} random and mutated frames, never 
   let thrown = 0;
   let reencodeMismatch = 0;
   const codes = new Map<string, number>();
+  const typesDecoded = new Set<number>();
   const started = performance.now();
   for (let i = 0; i < ITERATIONS; i++) {
     const valid = encodeFrame(randomFrame());
@@ -105,6 +138,7 @@ fuzz(`returns ok or an error for ${ITERATIONS} random and mutated frames, never 
     }
     if (result.ok) {
       ok++;
+      typesDecoded.add(result.frame.type);
       const again = encodeFrame(result.frame);
       if (Buffer.compare(again, input) !== 0) {
         reencodeMismatch++;
@@ -125,6 +159,8 @@ fuzz(`returns ok or an error for ${ITERATIONS} random and mutated frames, never 
   // Both outcomes are exercised, and every error code is reached by mutation.
   assert.ok(ok > ITERATIONS / 50, `only ${ok} frames decoded`);
   assert.ok(failed > ITERATIONS / 2, `only ${failed} frames rejected`);
+  // Every message type was generated and at least once accepted (so each body decoder was reached).
+  assert.equal([...typesDecoded].sort((x, y) => x - y), Object.values(MessageType));
   for (const code of ['ERR_MESH_TRUNCATED', 'ERR_MESH_VERSION', 'ERR_MESH_TYPE', 'ERR_MESH_LENGTH', 'ERR_MESH_TRAILING', 'ERR_MESH_UTF8', 'ERR_MESH_BODY']) {
     assert.ok((codes.get(code) ?? 0) > 0, `${code} never produced`);
   }
