@@ -1,5 +1,8 @@
 /**
- * Consistent-hash ring lookups: meshcache's HashRing and SharedRing (xxh64 + binary search in WebAssembly) vs the npm `hashring` package.
+ * The mesh: ring lookups vs the npm `hashring` package, the added latency of a forwarded GET, and the time to detect a killed node.
+ *
+ * Part 1 — consistent-hash ring lookups: meshcache's HashRing and SharedRing (xxh64 + binary
+ * search in WebAssembly) vs the npm `hashring` package.
  *
  * Both rings hold the same 5 nodes (`10.0.0.1:7000` … `10.0.0.5:7000`): meshcache with its default
  * 160 vnodes per node; hashring with its defaults (ketama: 40 × 4 = 160 points per server, MD5,
@@ -13,8 +16,19 @@
  * SharedRing (the ring inside a cache's shared memory, looked up with the epoch check that lets
  * other threads republish it; same nodes, vnodes and seed, so the same answers). benchmark.js,
  * 256 lookups per timed call; each case keeps the best of two runs. Prints ops/s and the ratio to
- * hashring on the same pool; writes bench/results/mesh.json. Run: `npm run bench -- mesh`
- * (about 35 s).
+ * hashring on the same pool.
+ *
+ * Part 2 — a 3-node mesh of `meshcache serve` processes on loopback (`lan` preset, a secret): one
+ * client on node A does sequential GETs of 100-byte values, for keys A owns (local) and keys B owns
+ * (forwarded A → B → A over the mesh), 5,000 of each, interleaved; and the same GETs against a
+ * redis-server started in the same run (the peer: what one loopback round trip costs). Prints
+ * p50 / p99 and the forwarded GET's added latency.
+ *
+ * Part 3 — failure detection: SIGKILL node C, and time until A and B both log it dead; C is
+ * restarted and the kill repeated (5 times). Target: under 3 s with `lan`.
+ *
+ * Writes bench/results/mesh.json. Run: `npm run bench -- mesh` (about 1.5 min); `--ring-only`
+ * runs part 1 only.
  */
 import Benchmark from 'benchmark';
 // @ts-expect-error: hashring ships no types
@@ -23,6 +37,9 @@ import { HashRing, SharedRing } from '../src/core/ring.js';
 import { Cache } from '../src/index.js';
 import { mulberry32, shuffle } from './lib/random.js';
 import { formatRate, formatRatio, machine, table, writeResults } from './lib/report.js';
+import { ensureRedisTools, freePort, startProcess, toolVersion, waitForPong } from './lib/redis.js';
+import { MeshProc } from '../test/helpers/mesh-proc.js';
+import { RespClient as TestClient } from '../test/helpers/resp-client.js';
 
 const BENCH_OPTIONS = { maxTime: 0.5, minSamples: 5, initCount: 1 };
 const RUNS = 2;
@@ -94,5 +111,130 @@ console.log(table(
 ));
 console.log('\ntarget: meshcache ≥ 5× hashring (cold pool, string keys)');
 if (sink === 42) console.log('');
-console.log(`results: ${writeResults('mesh', { nodes: NODES, batch: BATCH, rows })}`);
 cache.close();
+
+/** p-th percentile (0..1) of sorted samples. */
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+interface Latency { p50: number; p99: number; mean: number }
+function summarize(samples: number[]): Latency {
+  const s = [...samples].sort((x, y) => x - y);
+  return { p50: pct(s, 0.5), p99: pct(s, 0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+async function meshParts(): Promise<Record<string, unknown>> {
+  const SECRET = 'bench-mesh-secret-0123456789abcdef';
+  const procs: MeshProc[] = [];
+  const start = (id: string, join: MeshProc[]) => {
+    const p = new MeshProc({ nodeId: id, join: join.map((j) => j.meshAddress), secret: SECRET, maxMemory: '64mb' });
+    procs.push(p);
+    return p.ready();
+  };
+  let redis: ReturnType<typeof startProcess> | null = null;
+  try {
+    const a = await start('bench-a', []);
+    const [b] = await Promise.all([start('bench-b', [a]), start('bench-c', [a])]);
+    const client = await TestClient.connect(a.port);
+    const deadline = Date.now() + 10_000;
+    while ((await a.members()).size < 3 || [...(await a.members()).values()].some((m) => m.state !== 'alive')) {
+      if (Date.now() > deadline) throw new Error('bench: the 3-node mesh did not form');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // Keys owned by A and by B.
+    const value = 'x'.repeat(100);
+    const localKeys: string[] = [];
+    const remoteKeys: string[] = [];
+    for (let i = 0; localKeys.length < 1000 || remoteKeys.length < 1000; i++) {
+      const key = `bench:${i}`;
+      const owner = await client.call('MESH', 'OWNER', key);
+      if (owner === 'bench-a' && localKeys.length < 1000) localKeys.push(key);
+      else if (owner === 'bench-b' && remoteKeys.length < 1000) remoteKeys.push(key);
+      else continue;
+      await client.call('SET', key, value);
+    }
+    const N = 5000;
+    const local: number[] = [];
+    const forwarded: number[] = [];
+    for (let i = 0; i < 500; i++) { await client.call('GET', localKeys[i % 1000]); await client.call('GET', remoteKeys[i % 1000]); } // warm-up
+    for (let i = 0; i < N; i++) {
+      let t = performance.now();
+      if (await client.call('GET', localKeys[i % 1000]) !== value) throw new Error('bench: local GET');
+      local.push((performance.now() - t) * 1000);
+      t = performance.now();
+      if (await client.call('GET', remoteKeys[i % 1000]) !== value) throw new Error('bench: forwarded GET');
+      forwarded.push((performance.now() - t) * 1000);
+    }
+    client.destroy();
+    let redisLatency: Latency | null = null;
+    let redisVersion = 'not run';
+    const tools = ensureRedisTools((l) => console.log(l));
+    if ('missing' in tools) {
+      console.log(`redis-server: ${tools.missing}`);
+    } else {
+      const port = await freePort();
+      redis = startProcess('redis', tools.server, ['--port', String(port), '--save', '', '--appendonly', 'no'], port);
+      await waitForPong(port, 10_000, () => undefined);
+      redisVersion = toolVersion(tools.server);
+      const rc = await TestClient.connect(port);
+      for (let i = 0; i < 1000; i++) await rc.call('SET', localKeys[i], value);
+      for (let i = 0; i < 500; i++) await rc.call('GET', localKeys[i]);
+      const samples: number[] = [];
+      for (let i = 0; i < N; i++) {
+        const t = performance.now();
+        await rc.call('GET', localKeys[i % 1000]);
+        samples.push((performance.now() - t) * 1000);
+      }
+      rc.destroy();
+      redisLatency = summarize(samples);
+    }
+    const l = summarize(local);
+    const f = summarize(forwarded);
+    console.log(`\nGET latency, one client, sequential, 100-byte values, ${N} each (µs)\n`);
+    const rows2 = [
+      ['meshcache, key on this node', l.p50.toFixed(0), l.p99.toFixed(0), l.mean.toFixed(0)],
+      ['meshcache, key on another node (forwarded)', f.p50.toFixed(0), f.p99.toFixed(0), f.mean.toFixed(0)],
+    ];
+    if (redisLatency !== null) rows2.push([`redis-server (${redisVersion.split(' ')[2] ?? ''})`, redisLatency.p50.toFixed(0), redisLatency.p99.toFixed(0), redisLatency.mean.toFixed(0)]);
+    console.log(table(['GET', 'p50', 'p99', 'mean'], rows2));
+    console.log(`\nforwarding adds ${(f.p50 - l.p50).toFixed(0)} µs at p50, ${(f.p99 - l.p99).toFixed(0)} µs at p99` +
+      (redisLatency === null ? '' : `; local GET p50 = ${(l.p50 / redisLatency.p50).toFixed(2)}× redis's`));
+
+    // Part 3: detection.
+    const detections: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      const victim = procs.find((p) => p.nodeId === 'bench-c' && p.alive)!;
+      const killedAt = Date.now();
+      victim.kill('SIGKILL');
+      const seen = async (p: MeshProc) => {
+        const until = Date.now() + 15_000;
+        for (;;) {
+          const line = p.logs.find((x) => x.msg === 'mesh: member state' && x.nodeId === 'bench-c' && x.state === 'dead' && (x.time as number) >= killedAt);
+          if (line !== undefined) return (line.time as number) - killedAt;
+          if (Date.now() > until) throw new Error(`bench: ${p.nodeId} did not mark bench-c dead`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      detections.push(Math.max(await seen(a), await seen(b)));
+      await start('bench-c', [a]);
+      const back = Date.now() + 10_000;
+      while ((await a.members()).get('bench-c')?.state !== 'alive' || (await b.members()).get('bench-c')?.state !== 'alive') {
+        if (Date.now() > back) throw new Error('bench: bench-c did not come back');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const sorted = [...detections].sort((x, y) => x - y);
+    console.log(`\nSIGKILL → dead on both other nodes (lan preset), 5 kills: ${detections.join(', ')} ms; median ${pct(sorted, 0.5)} ms, max ${sorted[4]} ms (target < 3000 ms)`);
+    const susp = await Promise.all([a, b].map(async (p) => Number(String(await p.call('INFO', 'mesh')).match(/mesh_suspicions_raised:(\d+)/)?.[1])));
+    return { getLatencyUs: { local: l, forwarded: f, redis: redisLatency, redisVersion }, detectionMs: detections, suspicionsRaisedByObservers: susp };
+  } finally {
+    for (const p of procs) p.kill();
+    await Promise.all(procs.map((p) => p.exited));
+    await redis?.stop();
+  }
+}
+
+const mesh = process.argv.includes('--ring-only') ? null : await meshParts();
+console.log(`results: ${writeResults('mesh', { nodes: NODES, batch: BATCH, rows, mesh })}`);

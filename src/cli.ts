@@ -11,6 +11,7 @@ import { startServerThreads } from './server/threads.js';
 import { createMetrics } from './server/metrics.js';
 import { startHttp, type HttpEndpoint } from './server/http.js';
 import { parseBytes } from './config.js';
+import { MeshNode } from './mesh/node.js';
 
 interface Flag {
   name: string;
@@ -33,6 +34,23 @@ export interface ServeConfig {
   maxClients: number;
   logLevel: string;
   slowlogMs: number;
+  /** Mesh port; null = no mesh (the mesh starts when this or `join` is set). */
+  meshPort: number | null;
+  /** Address the mesh binds; null = the same as `host`. */
+  meshHost: string | null;
+  /** Host peers dial to reach this node; null = meshHost (127.0.0.1 for a wildcard host). */
+  meshAdvertise: string | null;
+  /** Seeds: comma-separated host:port of mesh members. */
+  join: string | null;
+  /** Shared mesh secret (or the MESHCACHE_MESH_SECRET environment variable). */
+  meshSecret: string | null;
+  meshTlsCert: string | null;
+  meshTlsKey: string | null;
+  meshTlsCa: string | null;
+  meshPreset: string;
+  nodeId: string | null;
+  partitioner: string;
+  vnodes: number;
 }
 
 const FLAGS: Flag[] = [
@@ -47,9 +65,22 @@ const FLAGS: Flag[] = [
   { name: '--max-clients', key: 'maxClients', kind: 'int', def: '10000', help: 'most simultaneous clients' },
   { name: '--log-level', key: 'logLevel', kind: 'string', def: 'info', help: 'pino level: fatal, error, warn, info, debug, trace' },
   { name: '--slowlog-ms', key: 'slowlogMs', kind: 'int', def: '10', help: 'log commands slower than this (ms)' },
+  { name: '--mesh-port', key: 'meshPort', kind: 'int', def: 'off (7380 with --join)', help: 'port of the mesh endpoint (ws); turns the mesh on' },
+  { name: '--mesh-host', key: 'meshHost', kind: 'string', def: 'same as --host', help: 'address the mesh endpoint binds' },
+  { name: '--mesh-advertise', key: 'meshAdvertise', kind: 'string', def: 'the mesh host', help: 'host other nodes dial to reach this one' },
+  { name: '--join', key: 'join', kind: 'string', def: 'none', help: 'seeds to join: host:port[,host:port...] of mesh members' },
+  { name: '--mesh-secret', key: 'meshSecret', kind: 'string', def: '$MESHCACHE_MESH_SECRET', help: 'shared secret (16+ bytes) peers prove by HMAC; without it only loopback peers are accepted' },
+  { name: '--mesh-tls-cert', key: 'meshTlsCert', kind: 'string', def: 'none', help: 'PEM certificate file: the mesh speaks wss' },
+  { name: '--mesh-tls-key', key: 'meshTlsKey', kind: 'string', def: 'none', help: 'PEM private key file for --mesh-tls-cert' },
+  { name: '--mesh-tls-ca', key: 'meshTlsCa', kind: 'string', def: 'system CAs', help: 'PEM CA file that signs the peers\' certificates' },
+  { name: '--mesh-preset', key: 'meshPreset', kind: 'string', def: 'lan', help: 'failure-detector timing: lan or local (docs/mesh-config.md)' },
+  { name: '--node-id', key: 'nodeId', kind: 'string', def: 'hostname:mesh-port', help: 'this node\'s id in the mesh' },
+  { name: '--partitioner', key: 'partitioner', kind: 'string', def: 'hash', help: 'hash (consistent-hash ring) or range (ordered key ranges)' },
+  { name: '--vnodes', key: 'vnodes', kind: 'int', def: '160', help: 'ring points per node (hash partitioner)' },
 ];
 
 const USAGE = `Usage: meshcache serve [options]
+       meshcache cluster [--nodes 3] (a local mesh on loopback; meshcache cluster --help)
 
 Runs the meshcache sidecar: a Redis-protocol (RESP2/RESP3) server over an in-memory cache.
 
@@ -57,7 +88,10 @@ Options:
 ${FLAGS.map((f) => `  ${(f.name + (f.kind === 'bool' ? '' : ' <value>')).padEnd(24)} ${f.help} (default: ${f.def})`).join('\n')}
   --config <file>          JSON file with any of the options above as camelCase keys
                            (port, host, maxMemory, shards, threads, workers, http,
-                           requirepass, maxClients, logLevel, slowlogMs); flags win
+                           requirepass, maxClients, logLevel, slowlogMs, meshPort,
+                           meshHost, meshAdvertise, join, meshSecret, meshTlsCert,
+                           meshTlsKey, meshTlsCa, meshPreset, nodeId, partitioner,
+                           vnodes); flags win
   -h, --help               show this help
   -v, --version            print the version
 
@@ -74,6 +108,8 @@ export function parseServeArgs(argv: string[]): ServeConfig {
   const cfg: ServeConfig = {
     port: 6380, host: '127.0.0.1', maxMemory: '256mb', threads: 1, workers: 0, http: null,
     requirepass: null, maxClients: 10_000, logLevel: 'info', slowlogMs: 10,
+    meshPort: null, meshHost: null, meshAdvertise: null, join: null, meshSecret: process.env.MESHCACHE_MESH_SECRET || null,
+    meshTlsCert: null, meshTlsKey: null, meshTlsCa: null, meshPreset: 'lan', nodeId: null, partitioner: 'hash', vnodes: 160,
   };
   const fromFlags: Partial<Record<keyof ServeConfig, unknown>> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -118,6 +154,16 @@ export function parseServeArgs(argv: string[]): ServeConfig {
   if (parseBytes(cfg.maxMemory) === undefined) fail(`maxMemory must be a size like '512mb' (got ${String(cfg.maxMemory)})`);
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) fail(`logLevel must be one of fatal, error, warn, info, debug, trace, silent`);
   if (typeof cfg.host !== 'string' || cfg.host === '') fail('host must be a non-empty string');
+  if (cfg.meshPort !== null) int('meshPort', 0, 65535);
+  int('vnodes', 1, 4096);
+  if (cfg.join !== null && cfg.meshPort === null) cfg.meshPort = 7380;
+  if (!['lan', 'local'].includes(cfg.meshPreset)) fail(`meshPreset must be lan or local (got ${String(cfg.meshPreset)})`);
+  if (!['hash', 'range'].includes(cfg.partitioner)) fail(`partitioner must be hash or range (got ${String(cfg.partitioner)})`);
+  if ((cfg.meshTlsCert === null) !== (cfg.meshTlsKey === null)) fail('--mesh-tls-cert and --mesh-tls-key go together');
+  if (cfg.meshSecret !== null && Buffer.byteLength(cfg.meshSecret) < 16) fail('meshSecret must be at least 16 bytes');
+  if (cfg.meshPort !== null && cfg.threads > 1) {
+    fail('--threads above 1 cannot be combined with the mesh yet (server threads would have to forward through the main thread); use --threads 1');
+  }
   return cfg;
 }
 
@@ -162,19 +208,48 @@ export async function serve(cfg: ServeConfig): Promise<MeshcacheServer> {
       throw err;
     }
   }
+  let mesh: MeshNode | null = null;
+  if (cfg.meshPort !== null) {
+    mesh = new MeshNode(server.cache, {
+      nodeId: cfg.nodeId ?? undefined,
+      host: cfg.meshHost ?? cfg.host,
+      port: cfg.meshPort,
+      advertiseHost: cfg.meshAdvertise ?? undefined,
+      join: cfg.join ?? undefined,
+      secret: cfg.meshSecret,
+      tls: cfg.meshTlsCert === null ? null : { cert: cfg.meshTlsCert, key: cfg.meshTlsKey!, ca: cfg.meshTlsCa ?? undefined },
+      preset: cfg.meshPreset as 'lan' | 'local',
+      partitioner: cfg.partitioner as 'hash' | 'range',
+      vnodes: cfg.vnodes,
+      logger: log,
+    });
+    try {
+      await mesh.start();
+    } catch (err) {
+      log.error({ err, meshPort: cfg.meshPort, join: cfg.join }, 'cannot start the mesh');
+      await mesh.close();
+      await Promise.all([threaded.close(), http?.close()]);
+      throw err;
+    }
+    server.attachMesh(mesh);
+  }
   const serving = { threads: threaded.threads, backend: threaded.backend, reason: threaded.reason };
   if (threaded.threads < cfg.threads) log.warn({ ...serving, requested: cfg.threads }, 'serving from fewer threads than requested');
   else log.info(serving, 'server threads');
   log.info({
     host: addr.address, port: addr.port, http: http?.address.port ?? null,
     maxMemory: server.cache.options.maxMemory, shards: server.cache.options.shards, workers: cfg.workers,
+    mesh: mesh === null ? null : { nodeId: mesh.nodeId, address: mesh.address },
   }, 'meshcache listening');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal, clients: server.clientCount }, 'shutting down');
-    Promise.all([threaded.close(), http?.close()]).then(() => {
+    // Leave the mesh first, while still serving: clients here are routed to the new owners as
+    // the keys are handed over.
+    const left = mesh === null ? Promise.resolve(0) : mesh.leave({ timeoutMs: 20_000 });
+    left.then(() => Promise.all([threaded.close(), http?.close()])).then(() => {
       log.info('stopped');
       process.exit(0);
     }, (err) => {
@@ -189,6 +264,11 @@ export async function serve(cfg: ServeConfig): Promise<MeshcacheServer> {
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
+  if (cmd === 'cluster' && (rest.includes('-h') || rest.includes('--help'))) {
+    const { CLUSTER_USAGE } = await import('./cluster.js');
+    process.stdout.write(CLUSTER_USAGE);
+    return;
+  }
   if (cmd === '-h' || cmd === '--help' || cmd === undefined || rest.includes('-h') || rest.includes('--help')) {
     process.stdout.write(USAGE);
     process.exit(cmd === undefined ? 2 : 0);
@@ -196,6 +276,20 @@ async function main(argv: string[]): Promise<void> {
   if (cmd === '-v' || cmd === '--version') {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
     process.stdout.write(pkg.version + '\n');
+    return;
+  }
+  if (cmd === 'cluster') {
+    const { parseClusterArgs, startCluster } = await import('./cluster.js');
+    const cluster = await startCluster(parseClusterArgs(rest, fail));
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      process.stdout.write('stopping the cluster\n');
+      void cluster.stop().then(() => process.exit(0));
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     return;
   }
   if (cmd !== 'serve') fail(`unknown command '${cmd}'`);

@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'ERR_LOCK_TIMEOUT'
   | 'ERR_SNAPSHOT_CORRUPT'
   | 'ERR_WORKER'
-  | 'ERR_CORE';
+  | 'ERR_CORE'
+  | 'ERR_MESH_REMOTE';
 
 /** An Error with a stable `code`. */
 export class CacheError extends Error {

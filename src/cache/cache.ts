@@ -17,7 +17,8 @@ import {
 } from '../config.js';
 import { CacheError, rangeError, typeError } from '../errors.js';
 import { msgpackSerializer, type Serializer } from '../serializer.js';
-import { kTable, kStoreEncoded, kGetEncoded, kGetView, kPool } from './internal.js';
+import { kTable, kStoreEncoded, kGetEncoded, kGetView, kPool, kEncode, kDecode } from './internal.js';
+import type { MeshCache, JoinOptions } from '../mesh/embedded.js';
 import { ShardPool, type ShardPoolStats } from '../shard/pool.js';
 import { scanBatch, batchKeys, loadRecords, compactShards, type ScanBatch } from '../shard/ops.js';
 import { decodeSnapshot, encodeHeader, encodeSection, encodeTrailer } from '../shard/snapshot.js';
@@ -570,10 +571,23 @@ export class Cache<V = unknown> {
     return (type === TYPE_BYTES ? b : this.#serializer.deserialize(b)) as V;
   }
 
-  /** @internal Stores an encoded payload (a worker storing for another thread). */
-  [kStoreEncoded](key: CacheKey, payload: Uint8Array, type: number, ttl: number): void {
+  /**
+   * @internal Stores an encoded payload (a worker storing for another thread, a mesh peer handing
+   * a key over). With `onlyIfAbsent`, an entry already present wins; returns whether it stored.
+   */
+  [kStoreEncoded](key: CacheKey, payload: Uint8Array, type: number, ttl: number, onlyIfAbsent = false): boolean {
     if (payload.length > this.#maxValueBytes) throw this.#tooLarge(payload.length);
-    this.#store(key, payload, ttl, 0, 0, type & TYPE_MASK);
+    return this.#store(key, payload, ttl, onlyIfAbsent ? MODE_NX : 0, 0, type & TYPE_MASK) !== ST_NOT_STORED;
+  }
+
+  /** @internal Encodes a value as it would be stored: [payload, type flags]. */
+  [kEncode](value: V): [Uint8Array, number] {
+    return this.#encode(value);
+  }
+
+  /** @internal Decodes a payload of type `type`. */
+  [kDecode](payload: Uint8Array, type: number): V {
+    return this.#decodeEncoded(payload, type & TYPE_MASK);
   }
 
   /** @internal The stored payload (inflated, without a fresh prefix) and its type, or null. */
@@ -796,6 +810,16 @@ export class Cache<V = unknown> {
       loaded += loadRecords(t, contents.records.slice(i, i + RESTORE_SLICE), Date.now());
     }
     return loaded;
+  }
+
+  /**
+   * An embedded mesh node: a cache that is one member of a mesh (`options.mesh`, see MeshOptions).
+   * Resolves once the mesh endpoint listens and the seeds in `mesh.join` (if any) were reached.
+   * Its get/set/delete route each key to the member that owns it, so they return promises.
+   */
+  static async join<V = unknown>(options: JoinOptions): Promise<MeshCache<V>> {
+    const { joinMesh } = await import('../mesh/embedded.js');
+    return joinMesh<V>(options);
   }
 
   /** A new cache with `options`, filled from a snapshot (verified whole before it is created). */

@@ -3,7 +3,7 @@
 /** `cache[kTable]()` returns the calling thread's CoreTable of that cache. */
 export const kTable = Symbol('meshcache.table');
 
-/** `cache[kStoreEncoded](key, payload, typeFlags, ttl)` stores an already-encoded value. */
+/** `cache[kStoreEncoded](key, payload, typeFlags, ttl, onlyIfAbsent?)` stores an already-encoded value; returns whether it stored. */
 export const kStoreEncoded = Symbol('meshcache.storeEncoded');
 
 /** `cache[kGetEncoded](key)` returns `[payload, typeFlags]` (inflated, no prefix) or null. */
@@ -18,3 +18,9 @@ export const kPool = Symbol('meshcache.pool');
  * cache in this thread: copy it out (the RESP writer does) before anything else runs.
  */
 export const kGetView = Symbol('meshcache.getView');
+
+/** `cache[kEncode](value)` returns `[payload, typeFlags]` as the core would store the value. */
+export const kEncode = Symbol('meshcache.encode');
+
+/** `cache[kDecode](payload, typeFlags)` turns an encoded payload back into a value. */
+export const kDecode = Symbol('meshcache.decode');

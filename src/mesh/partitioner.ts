@@ -29,6 +29,11 @@ export interface Partitioner {
    * one of this partitioner's. May call the `broadcast` it was given.
    */
   handleFrame(frame: MeshFrame, from: string): boolean;
+  /**
+   * The current ownership, frozen: after the next change the node still asks it who owned a key
+   * before, to fetch keys that have not been handed over yet.
+   */
+  snapshot(): (key: Uint8Array) => string | undefined;
   /** Balance and layout facts for INFO / stats (ranges, vnodes…). */
   describe(): Record<string, string | number>;
 }

@@ -126,6 +126,8 @@ export const MessageType = {
   RangeTable: 19,
   /** 20: a range's owner asks the coordinator to split the range at `at`. */
   RangeSplit: 20,
+  /** 21: the sender's key count and bytes (partition balance), sent periodically to every member. */
+  NodeStats: 21,
 } as const;
 /** A message type number. */
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
@@ -176,8 +178,11 @@ export interface LeaveBody { nodeId: string; incarnation: bigint }
  * `valueType` is the cache's type tag of the encoded value (bytes, string, serialized).
  */
 export interface ForwardBody { op: ForwardOp; ttlMs: number; valueType: number; key: Uint8Array; value: Uint8Array }
-/** ForwardReply: the outcome and, for a Get hit, the value and its type (empty otherwise, or an error text). */
-export interface ForwardReplyBody { status: ForwardStatus; valueType: number; value: Uint8Array }
+/**
+ * ForwardReply: the outcome and, for a Get hit, the value, its type and its time left (`ttlMs`,
+ * 0 = no expiry); the value is empty otherwise, or an error text.
+ */
+export interface ForwardReplyBody { status: ForwardStatus; valueType: number; ttlMs: number; value: Uint8Array }
 /** One entry handed over in Rebalance. `ttlMs` is the time left, 0 = no expiry. */
 export interface RebalanceEntry { key: Uint8Array; value: Uint8Array; ttlMs: number; valueType: number }
 /** Command: a RESP request (`args[0]` is the command name) and the protocol (2 or 3) to reply in. */
@@ -190,6 +195,8 @@ export interface RangeEntry { start: Uint8Array; owner: string }
 export interface RangeTableBody { version: bigint; coordinator: string; ranges: RangeEntry[] }
 /** RangeSplit: split the range holding `at` so that `at` starts a new range (sent by the range's owner). */
 export interface RangeSplitBody { version: bigint; at: Uint8Array }
+/** NodeStats: how many keys and bytes the sender holds, and its partitioner epoch. */
+export interface NodeStatsBody { keys: bigint; bytes: bigint; epoch: bigint }
 /** Rebalance: a batch for ring `epoch` (≤ MAX_REBALANCE_ENTRIES entries). */
 export interface RebalanceBody { epoch: bigint; entries: RebalanceEntry[] }
 /** RebalanceAck: how many entries of the batch for `epoch` were stored. */
@@ -217,6 +224,7 @@ export interface BodyByType {
   [MessageType.CommandReply]: CommandReplyBody;
   [MessageType.RangeTable]: RangeTableBody;
   [MessageType.RangeSplit]: RangeSplitBody;
+  [MessageType.NodeStats]: NodeStatsBody;
 }
 
 /** A decoded (or to-be-encoded) frame; `type` selects the body's shape. */
@@ -464,6 +472,7 @@ const BODY_DECODERS: Record<MessageType, BodyDecoder> = {
   [MessageType.ForwardReply]: (r): ForwardReplyBody => ({
     status: r.enumU8(FORWARD_STATUSES, 'forward status') as ForwardStatus,
     valueType: r.u8('valueType'),
+    ttlMs: r.u32('ttlMs'),
     value: r.bytes(4, MAX_VALUE_BYTES, 'value'),
   }),
   [MessageType.Rebalance]: (r): RebalanceBody => {
@@ -499,6 +508,7 @@ const BODY_DECODERS: Record<MessageType, BodyDecoder> = {
     return { version, coordinator, ranges };
   },
   [MessageType.RangeSplit]: (r): RangeSplitBody => ({ version: r.u64('version'), at: r.bytes(2, MAX_KEY_BYTES, 'split key') }),
+  [MessageType.NodeStats]: (r): NodeStatsBody => ({ keys: r.u64('keys'), bytes: r.u64('bytes'), epoch: r.u64('epoch') }),
 };
 
 /**
@@ -711,6 +721,7 @@ const BODY_ENCODERS: Record<MessageType, BodyEncoder> = {
   [MessageType.ForwardReply]: (w, b) => {
     w.u8(checkEnum(b.status, FORWARD_STATUSES, 'body.status'));
     w.u8(checkInt(b.valueType, 0xff, 'body.valueType'));
+    w.u32(checkInt(b.ttlMs, 0xffff_ffff, 'body.ttlMs'));
     writeBytes(w, b.value, 4, MAX_VALUE_BYTES, 'body.value');
   },
   [MessageType.Rebalance]: (w, b) => {
@@ -754,6 +765,11 @@ const BODY_ENCODERS: Record<MessageType, BodyEncoder> = {
   [MessageType.RangeSplit]: (w, b) => {
     w.u64(checkU64(b.version, 'body.version'));
     writeBytes(w, b.at, 2, MAX_KEY_BYTES, 'body.at');
+  },
+  [MessageType.NodeStats]: (w, b) => {
+    w.u64(checkU64(b.keys, 'body.keys'));
+    w.u64(checkU64(b.bytes, 'body.bytes'));
+    w.u64(checkU64(b.epoch, 'body.epoch'));
   },
 };
 

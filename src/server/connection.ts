@@ -30,6 +30,16 @@ const FLUSH_BYTES = 64 * 1024;
  */
 const CLOSE_LINGER_MS = 1000;
 
+/**
+ * Commands of one connection that may wait on the mesh at once (forwarded to their owners). Past
+ * it the connection stops executing its pipeline until replies come back, as it does past the
+ * soft output limit.
+ */
+const MAX_ROUTED_IN_FLIGHT = 1024;
+
+/** A reply slot in order: filled at once for replies computed here, later for routed ones. */
+interface ReplySlot { data: Buffer | null }
+
 /** Output buffer limits of one client, like Redis's `client-output-buffer-limit normal`. */
 export interface OutputLimits {
   /** Disconnect at once when more bytes than this wait to be written; 0 = no hard limit. */
@@ -67,6 +77,13 @@ export class Connection implements CommandContext {
   #ending = false;
   /** The socket closed, or we destroyed it: nothing more is executed or written. */
   #closed = false;
+  /**
+   * Replies in the order their commands came, while at least one routed command has not been
+   * answered yet; empty otherwise (replies then go straight from `out` to the socket).
+   */
+  readonly #slots: ReplySlot[] = [];
+  /** Routed commands waiting for their reply. */
+  #routed = 0;
 
   constructor(
     socket: Socket, id: number, readonly cache: CommandContext['cache'], readonly server: ServerState,
@@ -119,7 +136,7 @@ export class Connection implements CommandContext {
   #run(): void {
     // Idle time (CLIENT LIST) is stamped once per batch of pipelined commands, not per command.
     this.client.lastCommandAt = Date.now();
-    while (!this.client.closing && !this.#closed && !this.#paused) {
+    while (!this.client.closing && !this.#closed && !this.#paused && this.#routed < MAX_ROUTED_IN_FLIGHT) {
       // Redis's caps for clients that have not authenticated apply to each request as it is read.
       this.#parser.unauthenticated = !this.client.authenticated;
       const args = this.#parser.next();
@@ -157,6 +174,14 @@ export class Connection implements CommandContext {
       ok = false;
     } else {
       try {
+        const mesh = this.server.mesh;
+        if (mesh !== null && spec.firstKey > 0) {
+          const routed = mesh.routeCommand(spec, args, this.client, this.server);
+          if (routed !== null) {
+            this.#awaitRouted(routed, name, started);
+            return;
+          }
+        }
         spec.handler(this, args);
       } catch (err) {
         ok = false;
@@ -169,9 +194,41 @@ export class Connection implements CommandContext {
     this.#hooks.onCommand(name, Math.round((performance.now() - started) * 1e6), ok);
   }
 
+  /** Keeps a slot for a routed command's reply; the replies after it wait behind it. */
+  #awaitRouted(reply: Promise<Buffer>, name: string, started: number): void {
+    if (this.out.length > 0) this.#slots.push({ data: this.out.take() });
+    const slot: ReplySlot = { data: null };
+    this.#slots.push(slot);
+    this.#routed++;
+    reply.then((data) => {
+      slot.data = data;
+      this.#hooks.onCommand(name, Math.round((performance.now() - started) * 1e6), data[0] !== 0x2d);
+    }, (err: unknown) => {
+      slot.data = Buffer.from(`-${errorReply(err).replace(/[\r\n]/g, ' ')}\r\n`);
+      this.#hooks.onCommand(name, Math.round((performance.now() - started) * 1e6), false);
+    }).finally(() => {
+      this.#routed--;
+      if (this.#closed) return;
+      const resume = this.#routed === MAX_ROUTED_IN_FLIGHT - 1;
+      this.#flush();
+      if (resume && !this.#paused) setImmediate(() => { if (!this.#closed && !this.#paused) this.#run(); });
+    });
+  }
+
   /** Hands the replies to the socket, applies the output limits, and ends the socket if closing. */
   #flush(): void {
     if (this.#closed) return;
+    if (this.#slots.length > 0) {
+      if (this.out.length > 0) this.#slots.push({ data: this.out.take() });
+      while (this.#slots.length > 0 && this.#slots[0].data !== null) {
+        const data = this.#slots.shift()!.data!;
+        this.server.counters.netOutputBytes += data.length;
+        this.#socket.write(data, this.#afterWrite);
+      }
+      if (!this.#checkOutput()) return;
+      if (this.client.closing && this.#slots.length === 0) this.#endSocket();
+      return;
+    }
     if (this.out.length > 0) {
       const data = this.out.take();
       this.server.counters.netOutputBytes += data.length;

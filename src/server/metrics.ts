@@ -18,6 +18,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CacheStats } from '../cache/cache.js';
 import type { MeshcacheServer } from './server.js';
+import type { MeshNode } from '../mesh/node.js';
 
 /** Latency buckets in seconds: 10 µs to 100 ms, roughly 1-2.5-5 per decade. */
 export const COMMAND_LATENCY_BUCKETS_SECONDS: readonly number[] = [
@@ -204,6 +205,51 @@ export function createMetrics(server?: MeshcacheServer, options: MetricsOptions 
   counter('meshcache_rejected_connections_total', 'Connections refused (max clients reached or shutting down)', 'rejectedConnections');
   counter('meshcache_net_input_bytes_total', 'Bytes read from clients', 'netInputBytes');
   counter('meshcache_net_output_bytes_total', 'Bytes written to clients', 'netOutputBytes');
+
+  // The mesh, when the server is in one (read at scrape time; absent series without a mesh).
+  const meshCounter = (name: string, help: string, read: (n: MeshNode) => number) => new Counter({
+    name, help, registers,
+    collect(this: Counter) {
+      const node = attached?.mesh;
+      if (node === null || node === undefined) return;
+      this.reset();
+      this.inc(read(node));
+    },
+  });
+  const meshGauge = (name: string, help: string, read: (n: MeshNode) => number) => new Gauge({
+    name, help, registers,
+    collect(this: Gauge) {
+      const node = attached?.mesh;
+      if (node !== null && node !== undefined) this.set(read(node));
+    },
+  });
+  new Gauge({
+    name: 'meshcache_mesh_members',
+    help: 'Mesh members by state as this node sees them',
+    labelNames: ['state'] as const,
+    registers,
+    collect(this: Gauge<'state'>) {
+      const node = attached?.mesh;
+      if (node === null || node === undefined) return;
+      const counts: Record<string, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
+      for (const m of node.nodes()) counts[m.state]++;
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
+  });
+  meshCounter('meshcache_mesh_forwarded_total', 'Requests forwarded to the owner of their key', (n) => n.counters.forwarded);
+  meshCounter('meshcache_mesh_forward_errors_total', 'Forwarded requests whose owner could not be reached in time', (n) => n.counters.forwardErrors);
+  meshCounter('meshcache_mesh_served_total', 'Requests peers forwarded to this node', (n) => n.counters.served);
+  meshCounter('meshcache_mesh_handoff_pulls_total', 'Keys fetched from their previous owner during a rebalance', (n) => n.counters.handoffPulls);
+  meshCounter('meshcache_mesh_rebalance_sent_keys_total', 'Keys handed over to their new owner', (n) => n.rebalanceStats().sent);
+  meshCounter('meshcache_mesh_rebalance_received_keys_total', 'Keys received from their previous owner', (n) => n.rebalanceStats().received);
+  meshGauge('meshcache_mesh_rebalance_pending_keys', 'Keys waiting to be handed over (owner unreachable)', (n) => n.rebalanceStats().pending);
+  meshCounter('meshcache_mesh_suspicions_total', 'Members this node saw turn suspect (false ones are refuted)', (n) => n.membershipStats().suspectEventsSeen);
+  meshCounter('meshcache_mesh_refutations_total', 'Suspicions of this node it refuted', (n) => n.membershipStats().refutations);
+  meshCounter('meshcache_mesh_deaths_declared_total', 'Members this node declared dead', (n) => n.membershipStats().deathsDeclared);
+  meshGauge('meshcache_mesh_local_health', 'Lifeguard local health score (0 = healthy; timeouts scale by score + 1)', (n) => n.membershipStats().localHealth);
+  meshGauge('meshcache_mesh_balance_keys_ratio', 'Keys on the fullest owning node divided by the mean (1 = even)', (n) => n.balance().keysMaxOverMean);
+  meshCounter('meshcache_mesh_auth_failures_total', 'Mesh peers refused at the handshake', (n) => n.transportStats().authFailures);
+  meshCounter('meshcache_mesh_malformed_frames_total', 'Malformed mesh frames received (each closed its connection)', (n) => n.transportStats().malformedFrames);
 
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
 

@@ -13,6 +13,8 @@ import { RespParser, DEFAULT_LIMITS } from '../resp/parser.js';
 import { Connection, type OutputLimits } from './connection.js';
 import { CommandTable, type ClientState, type ServerCounters, type ServerState } from './commands/registry.js';
 import { registerAll } from './commands/index.js';
+import type { MeshNode } from '../mesh/node.js';
+import { meshCommand } from '../mesh/commands.js';
 
 export interface ServerOptions {
   /** TCP port (0 = any free port). @default 6380 */
@@ -80,6 +82,7 @@ export class MeshcacheServer {
   #nextId = 1;
   #startedAt = Date.now();
   #closing: Promise<void> | null = null;
+  #mesh: MeshNode | null = null;
   readonly state: ServerState;
 
   constructor(options: ServerOptions = {}) {
@@ -137,7 +140,28 @@ export class MeshcacheServer {
       counters: this.counters,
       commands: this.commands,
       infoSections: () => this.#extraInfo.map((f) => f()),
+      mesh: null,
     };
+  }
+
+  /**
+   * Joins this server to a started mesh node: keyed commands are routed to their owners, INFO
+   * gains a Mesh section, MESH NODES / OWNER / BALANCE answer, and commands forwarded by peers
+   * count in this server's INFO.
+   */
+  attachMesh(node: MeshNode): void {
+    if (this.state.mesh !== null) throw new Error('attachMesh: a mesh node is attached already');
+    if (node.cache !== this.cache) throw new Error('attachMesh: the node must be over this server\'s cache');
+    this.state.mesh = node;
+    this.#mesh = node;
+    node.useServer(this.state);
+    this.commands.add(meshCommand(node));
+    this.addInfoSection(() => ['Mesh', node.info()]);
+  }
+
+  /** The mesh node attached with attachMesh, or null. */
+  get mesh(): MeshNode | null {
+    return this.#mesh;
   }
 
   /** Adds an INFO section (name and fields), computed at each INFO. */

@@ -50,6 +50,14 @@ export interface ServerState {
   readonly commands: CommandTable;
   /** Text of INFO's meshcache section and others the server adds. */
   infoSections(): Array<[string, Array<[string, string | number]>]>;
+  /** The mesh node routing keyed commands to their owners; null without a mesh. */
+  mesh: CommandRouting | null;
+}
+
+/** How a connection hands a keyed command to the mesh (src/mesh/node.ts implements it). */
+export interface CommandRouting {
+  /** null: run it here, synchronously; else the whole RESP reply, computed elsewhere. */
+  routeCommand(spec: CommandSpec, args: Buffer[], client: ClientState, server: ServerState): Promise<Buffer> | null;
 }
 
 export interface ServerCounters {

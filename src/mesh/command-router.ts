@@ -1,0 +1,122 @@
+/**
+ * Routing of RESP commands across the mesh, for the sidecar's connections and for Command frames
+ * that reach a node. A command whose keys this node owns runs here, synchronously, as without a
+ * mesh. A command whose keys all belong to one other node is forwarded whole and that node's
+ * RESP reply is relayed byte for byte. A multi-key command spread over several owners is split:
+ * MGET (replies put back in key order), MSET (all must say OK), DEL / UNLINK / EXISTS / TOUCH
+ * (counts summed); any other multi-key command over several owners is refused with CROSSSLOT, as
+ * Redis Cluster does. Keyless commands (INFO, DBSIZE, SCAN, KEYS, FLUSHALL…) act on this node.
+ */
+import type { CommandSpec } from '../server/commands/registry.js';
+import { arrayElements, integerReply, isErrorReply } from './resp-reply.js';
+
+/** What routing needs from the mesh node. */
+export interface RouteTarget {
+  /** The node that must serve `key`, or undefined when this node does. */
+  remoteOwner(key: Uint8Array): string | undefined;
+  /** Runs `args` on `nodeId` and resolves with its RESP reply (an error reply when it cannot be reached). */
+  forwardCommand(nodeId: string, args: Buffer[], resp: 2 | 3): Promise<Buffer>;
+  /**
+   * Resolves once the keys among `keys` that this node owns but that may still sit on their
+   * previous owner (a rebalance in progress) have been fetched here; null when none need it.
+   */
+  pullMoved(keys: Buffer[]): Promise<void> | null;
+}
+
+/** Runs a command here and returns its RESP reply. */
+export type LocalExecutor = (args: Buffer[]) => Buffer;
+
+/** Reply to a multi-key command whose keys live on different nodes. */
+export const CROSSSLOT_REPLY = Buffer.from("-CROSSSLOT Keys in request don't hash to the same node\r\n");
+
+/** Multi-key commands split per owner, and how their replies merge. */
+const SPLITTABLE = new Map<string, 'array' | 'sum' | 'ok'>([
+  ['mget', 'array'], ['mset', 'ok'], ['del', 'sum'], ['unlink', 'sum'], ['exists', 'sum'], ['touch', 'sum'],
+]);
+
+/** The argument indexes that are keys, from the spec's (firstKey, lastKey, step). */
+export function keyIndexes(spec: CommandSpec, argc: number): number[] {
+  if (spec.firstKey <= 0) return [];
+  const last = spec.lastKey < 0 ? argc + spec.lastKey : Math.min(spec.lastKey, argc - 1);
+  const out: number[] = [];
+  for (let i = spec.firstKey; i <= last; i += Math.max(1, spec.step)) out.push(i);
+  return out;
+}
+
+const LOCAL = '';
+
+/**
+ * Routes one command. Returns null when it should run here synchronously (every key is this
+ * node's and none is still moving), otherwise a promise of the whole RESP reply.
+ */
+export function routeCommand(
+  spec: CommandSpec, args: Buffer[], target: RouteTarget, resp: 2 | 3, execLocal: LocalExecutor,
+): Promise<Buffer> | null {
+  const idx = keyIndexes(spec, args.length);
+  if (idx.length === 0) return null;
+  let single: string | undefined;
+  let mixed = false;
+  const owners: string[] = new Array(idx.length);
+  for (let i = 0; i < idx.length; i++) {
+    const o = target.remoteOwner(args[idx[i]]) ?? LOCAL;
+    owners[i] = o;
+    if (i === 0) single = o;
+    else if (o !== single) mixed = true;
+  }
+  if (!mixed) {
+    if (single === LOCAL) {
+      const pull = target.pullMoved(idx.map((i) => args[i]));
+      return pull === null ? null : pull.then(() => execLocal(args));
+    }
+    return target.forwardCommand(single!, args, resp);
+  }
+  const merge = SPLITTABLE.get(spec.name);
+  if (merge === undefined) return Promise.resolve(CROSSSLOT_REPLY);
+  return splitAndMerge(spec, args, idx, owners, merge, target, resp, execLocal);
+}
+
+async function splitAndMerge(
+  spec: CommandSpec, args: Buffer[], idx: number[], owners: string[], merge: 'array' | 'sum' | 'ok',
+  target: RouteTarget, resp: 2 | 3, execLocal: LocalExecutor,
+): Promise<Buffer> {
+  const step = Math.max(1, spec.step);
+  // Per owner: the positions (in key order) of its keys, and its sub-command.
+  const groups = new Map<string, { positions: number[]; args: Buffer[] }>();
+  for (let k = 0; k < idx.length; k++) {
+    let g = groups.get(owners[k]);
+    if (g === undefined) {
+      g = { positions: [], args: [args[0]] };
+      groups.set(owners[k], g);
+    }
+    g.positions.push(k);
+    for (let j = 0; j < step; j++) g.args.push(args[idx[k] + j]);
+  }
+  const replies = await Promise.all([...groups].map(async ([owner, g]) => {
+    if (owner !== LOCAL) return target.forwardCommand(owner, g.args, resp);
+    const keys = g.positions.map((k) => args[idx[k]]);
+    const pull = target.pullMoved(keys);
+    if (pull !== null) await pull;
+    return execLocal(g.args);
+  }));
+  for (const r of replies) if (isErrorReply(r)) return r;
+  if (merge === 'ok') return replies[0];
+  if (merge === 'sum') {
+    let total = 0;
+    for (const r of replies) {
+      const n = integerReply(r);
+      if (n === null) return Buffer.from('-ERR mesh: a node sent an unexpected reply to a split command\r\n');
+      total += n;
+    }
+    return Buffer.from(`:${total}\r\n`);
+  }
+  const out: Uint8Array[] = new Array(idx.length);
+  let g = 0;
+  for (const group of groups.values()) {
+    const elements = arrayElements(replies[g++]);
+    if (elements === null || elements.length !== group.positions.length) {
+      return Buffer.from('-ERR mesh: a node sent an unexpected reply to a split command\r\n');
+    }
+    group.positions.forEach((k, i) => { out[k] = elements[i]; });
+  }
+  return Buffer.concat([Buffer.from(`*${idx.length}\r\n`), ...out]);
+}

@@ -1,0 +1,80 @@
+/**
+ * Runs a command on this node and returns its RESP reply bytes: for Command frames from peers
+ * (which must only carry keyed commands — a peer may not run CONFIG or FLUSHALL here) and for the
+ * local part of a command the router split. The command table and server state are the
+ * sidecar's when there is one; an embedded node builds its own.
+ */
+import type { Cache } from '../cache/cache.js';
+import { RespWriter } from '../resp/writer.js';
+import { CacheError } from '../errors.js';
+import { errorReply } from '../server/connection.js';
+import { registerAll } from '../server/commands/index.js';
+import {
+  CommandTable, ERR, type ClientState, type CommandSpec, type ServerState,
+} from '../server/commands/registry.js';
+
+/** Runs `args` as client `client` would, returning the reply. */
+export type CommandExecutor = (args: Buffer[], client: ClientState) => Buffer;
+
+/** A client state for commands that arrive from peers (authenticated by the mesh handshake). */
+export function peerClient(resp: 2 | 3): ClientState {
+  const now = Date.now();
+  return {
+    id: 0, name: 'mesh', libName: '', libVersion: '', addr: 'mesh', laddr: 'mesh', createdAt: now,
+    lastCommandAt: now, lastCommand: '', authenticated: true, db: 0, resp, closing: false,
+  };
+}
+
+/** The command table and a minimal server state for an embedded node without a sidecar. */
+export function standaloneState(): ServerState {
+  const commands = new CommandTable();
+  registerAll(commands);
+  return {
+    startedAt: Date.now(), port: 0, host: '', version: '', threadIndex: 0, requirepass: null,
+    config: new Map(), clients: () => [], commands, infoSections: () => [], mesh: null,
+    counters: {
+      connectionsReceived: 0, commandsProcessed: 0, rejectedConnections: 0, protocolErrors: 0,
+      outputLimitDisconnections: 0, keyspaceHits: 0, keyspaceMisses: 0, netInputBytes: 0, netOutputBytes: 0,
+    },
+  };
+}
+
+/** Runs a looked-up, arity-checked spec into a fresh writer. */
+export function runSpec(spec: CommandSpec, args: Buffer[], cache: Cache, client: ClientState, server: ServerState): Buffer {
+  const out = new RespWriter();
+  out.protocol = client.resp;
+  try {
+    spec.handler({ cache, client, out, server }, args);
+  } catch (err) {
+    if (!(err instanceof RangeError || err instanceof TypeError || err instanceof CacheError)) throw err;
+    return errorBuffer(errorReply(err));
+  }
+  return out.take();
+}
+
+/** An error reply as bytes. */
+export function errorBuffer(message: string): Buffer {
+  const w = new RespWriter();
+  w.error(message);
+  return w.take();
+}
+
+/**
+ * An executor for commands from peers: the command must exist, have its exact arity and take
+ * keys; anything else gets an error reply (never an exception).
+ */
+export function peerExecutor(cache: Cache, server: ServerState): CommandExecutor {
+  return (args, client) => {
+    if (args.length === 0) return errorBuffer('ERR mesh: empty command');
+    const name = Buffer.from(args[0]).toString('latin1');
+    const spec = server.commands.lookup(name);
+    if (spec === undefined) return errorBuffer(ERR.unknownCommand(name, args.slice(1)));
+    if (spec.arity > 0 ? args.length !== spec.arity : args.length < -spec.arity) return errorBuffer(ERR.wrongArity(spec.name));
+    if (spec.firstKey <= 0) return errorBuffer(`ERR mesh: '${spec.name}' takes no key and is not run for peers`);
+    try {
+      return runSpec(spec, args, cache, client, server);
+    } catch (err) {
+      return errorBuffer(errorReply(err));
+    }
+  };
+}

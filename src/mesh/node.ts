@@ -1,0 +1,692 @@
+/**
+ * A mesh node: one process's membership in the mesh, around its Cache. It owns the transport
+ * (ws), the SWIM membership, the partitioner and the rebalancer, and it answers peers: forwarded
+ * cache operations and RESP commands, rebalance hand-offs, node statistics.
+ *
+ * Ownership: the partitioner's members are the alive and suspect members that are not leaving
+ * (a suspect may be alive; moving its keys on every suspicion would make a false suspicion
+ * expensive). Any node accepts any key: a request for a key another node owns is forwarded there
+ * once; the receiver serves it if its own view agrees, else forwards once more with NoReroute
+ * set, so two views that disagree while gossip converges cannot bounce a request for ever.
+ *
+ * Rebalancing: when ownership changes, every node streams the keys it holds but no longer owns
+ * to their new owners (rebalancer.ts), and the new owner, for a key it owns but does not have,
+ * asks the key's previous owner first (the hand-off window) — so reads during the move still
+ * find the key, and writes made on the new owner are never overwritten by the old copy
+ * (hand-offs store only absent keys).
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Cache } from '../cache/cache.js';
+import { kGetEncoded, kStoreEncoded } from '../cache/internal.js';
+import { rangeError, typeError } from '../errors.js';
+import type { ClientState, CommandSpec, ServerState } from '../server/commands/registry.js';
+import { errorReply } from '../server/connection.js';
+import { routeCommand, type RouteTarget } from './command-router.js';
+import { errorBuffer, peerClient, peerExecutor, runSpec, standaloneState, type CommandExecutor } from './executor.js';
+import { HashPartitioner } from './hash-partitioner.js';
+import { Membership, type Member, type MembershipLogger, type MembershipOptions } from './membership.js';
+import type { Partitioner } from './partitioner.js';
+import { RangePartitioner } from './range.js';
+import { Rebalancer } from './rebalancer.js';
+import { TransportError, type OutgoingFrame, type PeerInfo, type Transport } from './transport.js';
+import {
+  ForwardOp, ForwardStatus, FrameFlag, MessageType, type ForwardBody, type ForwardReplyBody, type MeshFrame,
+  type RebalanceBody,
+} from './wire.js';
+import { WsTransport } from './ws-transport.js';
+
+/** Milliseconds. */
+type Milliseconds = number;
+
+/** A logger with pino's shape (the sidecar passes its pino logger). */
+export type MeshLogger = MembershipLogger;
+
+/** Options of a mesh node (`Cache.join({ mesh })`, `meshcache serve --mesh-port …`). */
+export interface MeshOptions {
+  /** This node's id, unique in the mesh. @default `${hostname}:${port}` (a random suffix instead of the port with port 0) */
+  nodeId?: string;
+  /** Address the mesh endpoint binds. @default '127.0.0.1' */
+  host?: string;
+  /** Mesh port (ws). 0 = any free port. @default 7380 */
+  port?: number;
+  /** Host peers should dial (when `host` is 0.0.0.0 or behind NAT). @default host, or 127.0.0.1 for a wildcard host */
+  advertiseHost?: string;
+  /** Seeds to join through: `host:port` of any members. @default [] (a mesh of one, until others join it) */
+  join?: string[] | string;
+  /**
+   * Shared secret (≥ 16 bytes) that peers prove with a challenge–response HMAC; never sent. Without
+   * it, only loopback peers are accepted. @default null
+   */
+  secret?: string | Buffer | null;
+  /** TLS for the mesh (wss): PEM file paths. @default null (plain ws) */
+  tls?: { cert: string; key: string; ca?: string } | null;
+  /** Membership timing preset: 'lan' (hosts on one network) or 'local' (one host, tests). @default 'lan' */
+  preset?: 'lan' | 'local';
+  /** Overrides of single membership parameters (docs/mesh-config.md). */
+  membership?: Omit<MembershipOptions, 'preset' | 'logger'>;
+  /** 'hash' (consistent-hash ring) or 'range' (ordered key ranges with splits). @default 'hash' */
+  partitioner?: 'hash' | 'range';
+  /** Ring points per node with the hash partitioner. @default 160 */
+  vnodes?: number;
+  /** Range partitioner: ranges per node at start. @default 4 */
+  rangesPerNode?: number;
+  /** Range partitioner: split a range holding more keys than this. @default 100000 */
+  maxRangeKeys?: number;
+  /** Range partitioner: split a range holding more bytes than this. @default 64 MiB */
+  maxRangeBytes?: number;
+  /** How long a forwarded request may take before the caller gets an error. @default 2000 */
+  forwardTimeoutMs?: Milliseconds;
+  /** After an ownership change, how long a new owner asks a key's previous owner on a miss. @default 30000 */
+  handoffWindowMs?: Milliseconds;
+  /** Entries per rebalance batch (each batch waits for its ack: the backpressure). @default 512 */
+  rebalanceBatchEntries?: number;
+  /** How often the node tells the others its key count and bytes. @default 2000 */
+  statsIntervalMs?: Milliseconds;
+  /** Logger (pino-like). @default none */
+  logger?: MeshLogger;
+}
+
+interface ResolvedMeshOptions {
+  nodeId: string | null;
+  host: string;
+  port: number;
+  advertiseHost: string | null;
+  join: string[];
+  secret: string | Buffer | null;
+  tls: { cert: string; key: string; ca?: string } | null;
+  preset: 'lan' | 'local';
+  membership: Omit<MembershipOptions, 'preset' | 'logger'>;
+  partitioner: 'hash' | 'range';
+  vnodes: number;
+  rangesPerNode: number;
+  maxRangeKeys: number;
+  maxRangeBytes: number;
+  forwardTimeoutMs: number;
+  handoffWindowMs: number;
+  rebalanceBatchEntries: number;
+  statsIntervalMs: number;
+}
+
+const ADDRESS = /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/;
+
+function posInt(o: Record<string, unknown>, name: string, def: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+  const v = o[name];
+  if (v === undefined) return def;
+  if (typeof v !== 'number') throw typeError('ERR_INVALID_OPTION', `options.mesh.${name} must be a number`);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw rangeError('ERR_INVALID_OPTION', `options.mesh.${name} must be an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+/** Validates mesh options and fills in the defaults (TypeError / RangeError on a mistake). */
+export function resolveMeshOptions(options: MeshOptions): ResolvedMeshOptions {
+  if (options === null || typeof options !== 'object') throw typeError('ERR_INVALID_OPTION', 'options.mesh must be an object');
+  const o = options as Record<string, unknown>;
+  const str = (name: string): string | null => {
+    const v = o[name];
+    if (v === undefined) return null;
+    if (typeof v !== 'string' || v.length === 0) throw typeError('ERR_INVALID_OPTION', `options.mesh.${name} must be a non-empty string`);
+    return v;
+  };
+  let join: string[] = [];
+  if (o.join !== undefined) {
+    const raw = typeof o.join === 'string' ? o.join.split(',').map((s) => s.trim()).filter((s) => s !== '') : o.join;
+    if (!Array.isArray(raw) || raw.some((s) => typeof s !== 'string')) throw typeError('ERR_INVALID_OPTION', 'options.mesh.join must be an array of "host:port" strings');
+    for (const s of raw as string[]) {
+      if (!ADDRESS.test(s) || Number(s.slice(s.lastIndexOf(':') + 1)) > 65535) {
+        throw rangeError('ERR_INVALID_OPTION', `options.mesh.join: '${s}' is not a host:port address`);
+      }
+    }
+    join = raw as string[];
+  }
+  const secret = o.secret ?? null;
+  if (secret !== null && typeof secret !== 'string' && !Buffer.isBuffer(secret)) throw typeError('ERR_INVALID_OPTION', 'options.mesh.secret must be a string, a Buffer or null');
+  if (secret !== null && Buffer.byteLength(secret as string) < 16) throw rangeError('ERR_INVALID_OPTION', 'options.mesh.secret must be at least 16 bytes');
+  const tls = o.tls ?? null;
+  if (tls !== null) {
+    const t = tls as Record<string, unknown>;
+    if (typeof tls !== 'object' || typeof t.cert !== 'string' || typeof t.key !== 'string' || (t.ca !== undefined && typeof t.ca !== 'string')) {
+      throw typeError('ERR_INVALID_OPTION', 'options.mesh.tls must be { cert, key, ca? } file paths, or null');
+    }
+  }
+  const preset = o.preset ?? 'lan';
+  if (preset !== 'lan' && preset !== 'local') throw rangeError('ERR_INVALID_OPTION', "options.mesh.preset must be 'lan' or 'local'");
+  const partitioner = o.partitioner ?? 'hash';
+  if (partitioner !== 'hash' && partitioner !== 'range') throw rangeError('ERR_INVALID_OPTION', "options.mesh.partitioner must be 'hash' or 'range'");
+  const membership = o.membership ?? {};
+  if (membership === null || typeof membership !== 'object') throw typeError('ERR_INVALID_OPTION', 'options.mesh.membership must be an object');
+  if (o.logger !== undefined && (o.logger === null || typeof (o.logger as MeshLogger).warn !== 'function')) {
+    throw typeError('ERR_INVALID_OPTION', 'options.mesh.logger must have info() and warn()');
+  }
+  return {
+    nodeId: str('nodeId'),
+    host: str('host') ?? '127.0.0.1',
+    port: posInt(o, 'port', 7380, 0, 65535),
+    advertiseHost: str('advertiseHost'),
+    join,
+    secret: secret as string | Buffer | null,
+    tls: tls as ResolvedMeshOptions['tls'],
+    preset,
+    membership: membership as ResolvedMeshOptions['membership'],
+    partitioner,
+    vnodes: posInt(o, 'vnodes', 160, 1, 4096),
+    rangesPerNode: posInt(o, 'rangesPerNode', 4, 1, 1024),
+    maxRangeKeys: posInt(o, 'maxRangeKeys', 100_000),
+    maxRangeBytes: posInt(o, 'maxRangeBytes', 64 * 1024 * 1024),
+    forwardTimeoutMs: posInt(o, 'forwardTimeoutMs', 2000, 1, 600_000),
+    handoffWindowMs: posInt(o, 'handoffWindowMs', 30_000, 0, 3_600_000),
+    rebalanceBatchEntries: posInt(o, 'rebalanceBatchEntries', 512, 1, 4096),
+    statsIntervalMs: posInt(o, 'statsIntervalMs', 2000, 10, 3_600_000),
+  };
+}
+
+/** Counters of the node's own work (INFO mesh, /metrics). */
+export interface MeshCounters {
+  /** Requests this node forwarded to an owner (commands and cache operations). */
+  forwarded: number;
+  /** Forwarded requests that failed (owner unreachable, timeout). */
+  forwardErrors: number;
+  /** Requests peers forwarded here. */
+  served: number;
+  /** Requests that arrived here for a key this node does not own and were forwarded on. */
+  rerouted: number;
+  /** Keys fetched from their previous owner during a hand-off window. */
+  handoffPulls: number;
+  /** Frames from peers this node did not expect (unknown to every handler). */
+  unexpectedFrames: number;
+}
+
+/** One line of `MESH NODES`. */
+export interface MeshNodeInfo {
+  nodeId: string;
+  address: string;
+  state: Member['state'];
+  incarnation: bigint;
+  self: boolean;
+  keys: number | null;
+  bytes: number | null;
+}
+
+/** A previous ownership and until when new owners consult it. */
+interface Handoff { until: number; ownerOf: (key: Uint8Array) => string | undefined }
+
+export class MeshNode implements RouteTarget {
+  readonly cache: Cache;
+  readonly options: ResolvedMeshOptions;
+  readonly counters: MeshCounters = { forwarded: 0, forwardErrors: 0, served: 0, rerouted: 0, handoffPulls: 0, unexpectedFrames: 0 };
+  #transport!: Transport;
+  #membership!: Membership;
+  #partitioner!: Partitioner;
+  #rebalancer!: Rebalancer;
+  #server: ServerState;
+  #executor: CommandExecutor;
+  readonly #log: MeshLogger | null;
+  /** Previous ownerships, newest first, while their hand-off windows are open. */
+  #handoffs: Handoff[] = [];
+  /** Peer id → its last NodeStats and when it came. */
+  readonly #peerStats = new Map<string, { keys: number; bytes: number; at: number }>();
+  #statsTimer: NodeJS.Timeout | null = null;
+  #leaving = false;
+  #started = false;
+  #closed = false;
+  /** In-flight pulls by key (latin1), so concurrent misses on one key ask once. */
+  readonly #pulls = new Map<string, Promise<void>>();
+
+  constructor(cache: Cache, options: MeshOptions = {}) {
+    this.cache = cache;
+    this.options = resolveMeshOptions(options);
+    this.#log = options.logger ?? null;
+    this.#server = standaloneState();
+    this.#executor = peerExecutor(cache, this.#server);
+  }
+
+  /** This node's id. */
+  get nodeId(): string {
+    return this.#transport.nodeId;
+  }
+
+  /** The address peers reach this node at (`host:port`). */
+  get address(): string {
+    return this.#transport.address;
+  }
+
+  /** The partitioner's epoch (bumps on every ownership change). */
+  get epoch(): number {
+    return this.#partitioner.epoch;
+  }
+
+  /** Whether this node is leaving (or has left) the mesh. */
+  get leaving(): boolean {
+    return this.#leaving;
+  }
+
+  /** Runs commands from peers against the sidecar's command table and state (INFO counters…). */
+  useServer(server: ServerState): void {
+    this.#server = server;
+    this.#executor = peerExecutor(this.cache, server);
+  }
+
+  /** Opens the mesh endpoint, starts the failure detector, and joins through the seeds. */
+  async start(): Promise<void> {
+    if (this.#started) throw new Error('MeshNode.start: already started');
+    this.#started = true;
+    const o = this.options;
+    const wildcard = o.host === '0.0.0.0' || o.host === '::';
+    if (o.secret === null && wildcard) {
+      this.#log?.warn({ host: o.host }, 'mesh: no secret set, so peers other than loopback will be refused (set --mesh-secret)');
+    }
+    this.#transport = new WsTransport({
+      // Stable across restarts when the port is fixed, so a restarted node rejoins as itself.
+      nodeId: o.nodeId ?? (o.port === 0 ? `${hostname()}-${randomBytes(4).toString('hex')}` : `${hostname()}:${o.port}`),
+      host: o.host,
+      port: o.port,
+      advertiseHost: o.advertiseHost ?? undefined,
+      secret: o.secret,
+      tls: o.tls,
+      // A restarted node must outrank everything said about its previous life: start at the clock.
+      incarnation: BigInt(Date.now()),
+      onRefused: (remote, reason) => this.#log?.warn({ remote, reason }, 'mesh: refused a peer'),
+    });
+    this.#transport.onFrame((frame, from, reply) => this.#onFrame(frame, from, reply));
+    await this.#transport.start();
+    this.#membership = new Membership(this.#transport, { preset: o.preset, ...o.membership, ...(this.#log === null ? {} : { logger: this.#log }) });
+    const host = { nodeId: this.#transport.nodeId, broadcast: (f: OutgoingFrame) => this.#broadcast(f) };
+    this.#partitioner = o.partitioner === 'hash'
+      ? new HashPartitioner(this.cache, { vnodes: o.vnodes })
+      : new RangePartitioner(host, { rangesPerNode: o.rangesPerNode, maxRangeKeys: o.maxRangeKeys, maxRangeBytes: o.maxRangeBytes });
+    this.#rebalancer = new Rebalancer(this.cache, {
+      nodeId: this.#transport.nodeId,
+      batchEntries: o.rebalanceBatchEntries,
+      ownerOf: (key) => this.#partitioner.ownerOf(key),
+      addressOf: (id) => this.#membership.member(id)?.address,
+      request: (address, frame, timeoutMs) => this.#transport.request(address, frame, timeoutMs),
+      epoch: () => this.#partitioner.epoch,
+      logger: this.#log,
+      rangeStats: this.#partitioner instanceof RangePartitioner
+        ? (entries) => { const p = this.#partitioner as RangePartitioner; return p.maybeSplit(p.collectStats(entries)); }
+        : null,
+    });
+    this.#partitioner.setMembers([this.nodeId]);
+    this.#membership.onChange((m, previous) => this.#onMemberChange(m, previous ?? null));
+    this.#membership.start();
+    if (o.join.length > 0) {
+      const seeds = o.join.filter((a) => a !== this.address);
+      if (seeds.length > 0) await this.#membership.join(seeds);
+    }
+    this.#statsTimer = setInterval(() => this.#sendStats(), o.statsIntervalMs);
+    this.#statsTimer.unref();
+    this.#log?.info({ nodeId: this.nodeId, address: this.address, join: o.join, partitioner: o.partitioner, preset: o.preset }, 'mesh: node started');
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Membership → ownership
+
+  #owners(): string[] {
+    const ids: string[] = [];
+    for (const m of this.#membership.aliveMembers()) {
+      if (m.nodeId === this.nodeId && this.#leaving) continue;
+      ids.push(m.nodeId);
+    }
+    if (!this.#leaving && !ids.includes(this.nodeId)) ids.push(this.nodeId);
+    return ids;
+  }
+
+  #onMemberChange(m: Member, previous: Member['state'] | null): void {
+    this.#log?.info({ nodeId: m.nodeId, address: m.address, state: m.state, previous, incarnation: String(m.incarnation) }, 'mesh: member state');
+    if (m.state === 'dead' || m.state === 'left') this.#peerStats.delete(m.nodeId);
+    // A dead peer's connection is dropped, so that if it comes back it is dialled afresh. A
+    // leaving one keeps its connection: requests in flight to it still get their replies.
+    if (m.state === 'dead') this.#transport.disconnect(m.address);
+    this.#updateOwnership();
+  }
+
+  /** Recomputes ownership from membership; on a change opens a hand-off window and rebalances. */
+  #updateOwnership(): void {
+    if (this.#closed) return;
+    const before = this.#partitioner.epoch;
+    const previous = this.#partitioner.snapshot();
+    this.#partitioner.setMembers(this.#owners());
+    if (this.#partitioner.epoch !== before) this.#ownershipChanged(previous);
+  }
+
+  #ownershipChanged(previous: (key: Uint8Array) => string | undefined): void {
+    const now = Date.now();
+    this.#handoffs = [{ until: now + this.options.handoffWindowMs, ownerOf: previous }, ...this.#handoffs.filter((h) => h.until > now)].slice(0, 4);
+    this.#rebalancer.schedule();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Routing
+
+  /** The node that owns `key` now (this node's id when it does); undefined before start. */
+  ownerOf(key: Uint8Array): string | undefined {
+    return this.#partitioner?.ownerOf(key);
+  }
+
+  remoteOwner(key: Uint8Array): string | undefined {
+    const owner = this.#partitioner.ownerOf(key);
+    return owner === undefined || owner === this.nodeId ? undefined : owner;
+  }
+
+  #addressOf(nodeId: string): string {
+    const m = this.#membership.member(nodeId);
+    if (m === undefined) throw new TransportError('ERR_MESH_CONNECT', `node ${nodeId} is not a member`);
+    return m.address;
+  }
+
+  /** Routes a RESP command (the sidecar's connections call this); null = run it here now. */
+  routeCommand(spec: CommandSpec, args: Buffer[], client: ClientState, server: ServerState): Promise<Buffer> | null {
+    return routeCommand(spec, args, this, client.resp, (a) => runSpec(spec, a, this.cache, client, server));
+  }
+
+  async forwardCommand(nodeId: string, args: Buffer[], resp: 2 | 3, flags = 0): Promise<Buffer> {
+    this.counters.forwarded++;
+    try {
+      const reply = await this.#transport.request(this.#addressOf(nodeId), { type: MessageType.Command, flags, body: { resp, args } }, this.options.forwardTimeoutMs);
+      if (reply.type !== MessageType.CommandReply) throw new Error(`unexpected reply type ${reply.type}`);
+      return Buffer.from(reply.body.reply);
+    } catch (err) {
+      this.counters.forwardErrors++;
+      return errorBuffer(`CLUSTERDOWN the owner of this key (${nodeId}) cannot be reached: ${(err as Error).message}`);
+    }
+  }
+
+  /** Sends a cache operation to `nodeId`; rejects with a TransportError when it cannot be reached. */
+  async forwardOp(nodeId: string, body: ForwardBody, flags = 0): Promise<ForwardReplyBody> {
+    this.counters.forwarded++;
+    try {
+      const reply = await this.#transport.request(this.#addressOf(nodeId), { type: MessageType.Forward, flags, body }, this.options.forwardTimeoutMs);
+      if (reply.type !== MessageType.ForwardReply) throw new TransportError('ERR_MESH_CLOSED', `unexpected reply type ${reply.type}`);
+      return reply.body;
+    } catch (err) {
+      this.counters.forwardErrors++;
+      throw err;
+    }
+  }
+
+  /**
+   * For keys this node owns that a previous owner may still hold (an open hand-off window, the
+   * key absent here): fetches them from that owner and stores them here (only if still absent).
+   */
+  pullMoved(keys: Buffer[]): Promise<void> | null {
+    if (this.#handoffs.length === 0) return null;
+    const now = Date.now();
+    if (this.#handoffs[0].until <= now) {
+      this.#handoffs = this.#handoffs.filter((h) => h.until > now);
+      if (this.#handoffs.length === 0) return null;
+    }
+    let pending: Promise<void>[] | null = null;
+    for (const key of keys) {
+      if (this.cache.has(key)) continue;
+      const from = this.#previousOwner(key);
+      if (from === undefined) continue;
+      const id = key.toString('latin1');
+      let p = this.#pulls.get(id);
+      if (p === undefined) {
+        p = this.#pull(key, from).finally(() => this.#pulls.delete(id));
+        this.#pulls.set(id, p);
+      }
+      (pending ??= []).push(p);
+    }
+    return pending === null ? null : Promise.all(pending).then(() => undefined);
+  }
+
+  /** The most recent previous owner of `key` that is another reachable member, if any. */
+  #previousOwner(key: Uint8Array): string | undefined {
+    for (const h of this.#handoffs) {
+      const o = h.ownerOf(key);
+      if (o === undefined || o === this.nodeId) continue;
+      const m = this.#membership.member(o);
+      // A leaving node stays reachable while it hands its keys over; a dead one is not asked.
+      if (m !== undefined && m.state !== 'dead') return o;
+    }
+    return undefined;
+  }
+
+  async #pull(key: Buffer, from: string): Promise<void> {
+    try {
+      const r = await this.forwardOp(from, { op: ForwardOp.Get, ttlMs: 0, valueType: 0, key, value: new Uint8Array(0) }, FrameFlag.NoReroute);
+      if (r.status === ForwardStatus.Ok && this.cache[kStoreEncoded](key, r.value, r.valueType, r.ttlMs, true)) this.counters.handoffPulls++;
+    } catch (err) {
+      this.#log?.debug?.({ from, err: (err as Error).message }, 'mesh: hand-off pull failed');
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Frames from peers
+
+  #onFrame(frame: MeshFrame, from: PeerInfo, reply: (f: OutgoingFrame) => void): void {
+    if (this.#membership?.handleFrame(frame, from, reply)) return;
+    if (this.#partitioner !== undefined) {
+      const before = this.#partitioner.epoch;
+      const previous = this.#partitioner.snapshot();
+      if (this.#partitioner.handleFrame(frame, from.nodeId)) {
+        if (this.#partitioner.epoch !== before) this.#ownershipChanged(previous);
+        return;
+      }
+    }
+    switch (frame.type) {
+      case MessageType.Forward:
+        void this.#onForward(frame.body, frame.flags, reply);
+        return;
+      case MessageType.Command:
+        void this.#onCommand(frame.body.args, frame.body.resp as 2 | 3, frame.flags, reply);
+        return;
+      case MessageType.Rebalance:
+        reply({ type: MessageType.RebalanceAck, body: this.#onRebalance(frame.body) });
+        return;
+      case MessageType.NodeStats:
+        this.#peerStats.set(from.nodeId, { keys: Number(frame.body.keys), bytes: Number(frame.body.bytes), at: Date.now() });
+        return;
+      default:
+        this.counters.unexpectedFrames++;
+    }
+  }
+
+  async #onForward(body: ForwardBody, flags: number, reply: (f: OutgoingFrame) => void): Promise<void> {
+    this.counters.served++;
+    const key = Buffer.from(body.key.buffer, body.key.byteOffset, body.key.byteLength);
+    try {
+      const owner = this.remoteOwner(key);
+      if (owner !== undefined && (flags & FrameFlag.NoReroute) === 0) {
+        this.counters.rerouted++;
+        reply({ type: MessageType.ForwardReply, body: await this.forwardOp(owner, body, FrameFlag.NoReroute) });
+        return;
+      }
+      if (owner === undefined) {
+        const pull = this.pullMoved([key]);
+        if (pull !== null) await pull;
+      }
+      reply({ type: MessageType.ForwardReply, body: this.#applyOp(key, body) });
+    } catch (err) {
+      reply({ type: MessageType.ForwardReply, body: { status: ForwardStatus.Error, valueType: 0, ttlMs: 0, value: Buffer.from(errorReply(err)) } });
+    }
+  }
+
+  /** Runs a forwarded cache operation on this node's cache. */
+  #applyOp(key: Buffer, body: ForwardBody): ForwardReplyBody {
+    const none = new Uint8Array(0);
+    switch (body.op) {
+      case ForwardOp.Get: {
+        const got = this.cache[kGetEncoded](key);
+        if (got === null) return { status: ForwardStatus.NotFound, valueType: 0, ttlMs: 0, value: none };
+        const ttl = this.cache.ttl(key);
+        const ttlMs = ttl === undefined || ttl === Infinity ? 0 : Math.max(1, Math.min(0xffff_ffff, Math.ceil(ttl)));
+        return { status: ForwardStatus.Ok, valueType: got[1], ttlMs, value: got[0] };
+      }
+      case ForwardOp.Set:
+        this.cache[kStoreEncoded](key, body.value, body.valueType, body.ttlMs);
+        return { status: ForwardStatus.Ok, valueType: 0, ttlMs: 0, value: none };
+      case ForwardOp.Delete:
+        return { status: this.cache.delete(key) ? ForwardStatus.Ok : ForwardStatus.NotFound, valueType: 0, ttlMs: 0, value: none };
+      case ForwardOp.Has:
+        return { status: this.cache.has(key) ? ForwardStatus.Ok : ForwardStatus.NotFound, valueType: 0, ttlMs: 0, value: none };
+      default:
+        return { status: ForwardStatus.Error, valueType: 0, ttlMs: 0, value: Buffer.from('ERR unknown forward op') };
+    }
+  }
+
+  async #onCommand(rawArgs: Uint8Array[], resp: 2 | 3, flags: number, reply: (f: OutgoingFrame) => void): Promise<void> {
+    this.counters.served++;
+    const args = rawArgs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
+    const client = peerClient(resp);
+    let out: Buffer;
+    const spec = args.length > 0 ? this.#server.commands.lookup(args[0].toString('latin1')) : undefined;
+    if (spec !== undefined && spec.firstKey > 0 && (flags & FrameFlag.NoReroute) === 0
+        && (spec.arity > 0 ? args.length === spec.arity : args.length >= -spec.arity)) {
+      // Route with our own view: forwards once more (NoReroute) if it disagrees with the sender's.
+      const routed = routeCommand(spec, args, {
+        remoteOwner: (k) => this.remoteOwner(k),
+        forwardCommand: (id, a, r) => { this.counters.rerouted++; return this.forwardCommand(id, a, r, FrameFlag.NoReroute); },
+        pullMoved: (keys) => this.pullMoved(keys),
+      }, resp, (a) => this.#executor(a, client));
+      out = routed === null ? this.#executor(args, client) : await routed;
+    } else {
+      out = this.#executor(args, client);
+    }
+    reply({ type: MessageType.CommandReply, body: { reply: out } });
+  }
+
+  /** Stores a hand-off batch: only keys absent here (a write made here since wins). */
+  #onRebalance(body: RebalanceBody): { epoch: bigint; stored: number } {
+    let stored = 0;
+    for (const e of body.entries) {
+      try {
+        if (this.cache[kStoreEncoded](Buffer.from(e.key.buffer, e.key.byteOffset, e.key.byteLength), e.value, e.valueType, e.ttlMs, true)) stored++;
+      } catch (err) {
+        this.#log?.warn({ err: (err as Error).message }, 'mesh: a handed-over entry could not be stored');
+      }
+    }
+    this.#rebalancer.received += stored;
+    return { epoch: body.epoch, stored };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Statistics
+
+  #broadcast(frame: OutgoingFrame): void {
+    for (const m of this.#membership.aliveMembers()) {
+      if (m.nodeId === this.nodeId) continue;
+      this.#transport.send(m.address, frame).catch((err: unknown) => this.#log?.debug?.({ to: m.nodeId, err: (err as Error).message }, 'mesh: broadcast failed'));
+    }
+  }
+
+  #sendStats(): void {
+    const s = this.cache.stats();
+    this.#broadcast({ type: MessageType.NodeStats, body: { keys: BigInt(s.entries), bytes: BigInt(s.bytes), epoch: BigInt(this.#partitioner.epoch) } });
+    this.#rebalancer.tick();
+  }
+
+  /** Every member with its state, and the keys and bytes it last reported. */
+  nodes(): MeshNodeInfo[] {
+    const self = this.cache.stats();
+    return this.#membership.members().map((m) => {
+      const isSelf = m.nodeId === this.nodeId;
+      const st = isSelf ? { keys: self.entries, bytes: self.bytes } : this.#peerStats.get(m.nodeId);
+      return {
+        nodeId: m.nodeId, address: m.address, state: isSelf && this.#leaving ? 'left' : m.state, incarnation: m.incarnation,
+        self: isSelf, keys: st?.keys ?? null, bytes: st?.bytes ?? null,
+      };
+    }).sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  }
+
+  /**
+   * Partition balance over the owning members that reported: max / mean of keys and of bytes
+   * (1 is perfect; 2 means the fullest node holds twice the average).
+   */
+  balance(): { nodes: number; keysMaxOverMean: number; bytesMaxOverMean: number; keys: number; bytes: number } {
+    const owners = new Set(this.#owners());
+    const rows = this.nodes().filter((n) => owners.has(n.nodeId) && n.keys !== null);
+    const keys = rows.map((r) => r.keys!);
+    const bytes = rows.map((r) => r.bytes!);
+    const ratio = (xs: number[]) => {
+      const sum = xs.reduce((a, b) => a + b, 0);
+      return sum === 0 ? 1 : Math.max(...xs) / (sum / xs.length);
+    };
+    return {
+      nodes: rows.length, keysMaxOverMean: ratio(keys), bytesMaxOverMean: ratio(bytes),
+      keys: keys.reduce((a, b) => a + b, 0), bytes: bytes.reduce((a, b) => a + b, 0),
+    };
+  }
+
+  /** Everything INFO's mesh section shows. */
+  info(): Array<[string, string | number]> {
+    const ms = this.#membership.stats();
+    const ts = this.#transport.stats();
+    const bal = this.balance();
+    const fields: Array<[string, string | number]> = [
+      ['mesh_enabled', 1],
+      ['mesh_node_id', this.nodeId],
+      ['mesh_address', this.address],
+      ['mesh_state', this.#leaving ? 'leaving' : 'alive'],
+      ['mesh_preset', this.options.preset],
+      ['mesh_tls', this.options.tls === null ? 0 : 1],
+      ['mesh_auth', this.options.secret === null ? 'loopback-only' : 'hmac-sha256'],
+      ['mesh_epoch', this.#partitioner.epoch],
+    ];
+    for (const [k, v] of Object.entries(this.#partitioner.describe())) fields.push([`mesh_${k}`, v]);
+    for (const [k, v] of Object.entries(ms)) fields.push([`mesh_${snake(k)}`, typeof v === 'bigint' ? String(v) : v as number]);
+    for (const [k, v] of Object.entries(ts)) fields.push([`mesh_transport_${snake(k)}`, v]);
+    for (const [k, v] of Object.entries(this.counters)) fields.push([`mesh_${snake(k)}`, v]);
+    for (const [k, v] of Object.entries(this.#rebalancer.stats())) fields.push([`mesh_rebalance_${snake(k)}`, v]);
+    fields.push(['mesh_handoff_windows_open', this.#handoffs.filter((h) => h.until > Date.now()).length]);
+    fields.push(['mesh_balance_nodes', bal.nodes]);
+    fields.push(['mesh_balance_keys_max_over_mean', bal.keysMaxOverMean.toFixed(3)]);
+    fields.push(['mesh_balance_bytes_max_over_mean', bal.bytesMaxOverMean.toFixed(3)]);
+    return fields;
+  }
+
+  /** Membership counters (suspicions, refutations…), for tests and metrics. */
+  membershipStats(): ReturnType<Membership['stats']> {
+    return this.#membership.stats();
+  }
+
+  /** Transport counters (connections, auth failures, malformed frames, bytes). */
+  transportStats(): ReturnType<Transport['stats']> {
+    return this.#transport.stats();
+  }
+
+  /** Rebalance counters and whether a pass is running. */
+  rebalanceStats(): ReturnType<Rebalancer['stats']> {
+    return this.#rebalancer.stats();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Leaving
+
+  /**
+   * Leaves gracefully: tells the members (they stop routing keys here), hands every key over to
+   * its new owner (each batch acknowledged), keeps answering hand-off reads for `lingerMs`, then
+   * closes. Resolves with how many keys were handed over.
+   */
+  async leave(options: { timeoutMs?: number; lingerMs?: number } = {}): Promise<number> {
+    if (this.#closed) return 0;
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const lingerMs = options.lingerMs ?? 500;
+    this.#leaving = true;
+    const deadline = Date.now() + timeoutMs;
+    await this.#membership.leave(Math.min(2000, timeoutMs));
+    this.#updateOwnership();
+    const moved = await this.#rebalancer.drain(deadline);
+    this.#log?.info({ moved, left: this.cache.stats().entries }, 'mesh: handed keys over, leaving');
+    if (lingerMs > 0) await new Promise((r) => setTimeout(r, lingerMs));
+    await this.close();
+    return moved;
+  }
+
+  /** Stops everything without telling anyone (the others will detect it as failed). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#statsTimer !== null) clearInterval(this.#statsTimer);
+    this.#rebalancer?.stop();
+    this.#membership?.stop();
+    await this.#transport?.close();
+  }
+}
+
+function snake(k: string): string {
+  return k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
+}
