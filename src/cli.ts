@@ -161,9 +161,6 @@ export function parseServeArgs(argv: string[]): ServeConfig {
   if (!['hash', 'range'].includes(cfg.partitioner)) fail(`partitioner must be hash or range (got ${String(cfg.partitioner)})`);
   if ((cfg.meshTlsCert === null) !== (cfg.meshTlsKey === null)) fail('--mesh-tls-cert and --mesh-tls-key go together');
   if (cfg.meshSecret !== null && Buffer.byteLength(cfg.meshSecret) < 16) fail('meshSecret must be at least 16 bytes');
-  if (cfg.meshPort !== null && cfg.threads > 1) {
-    fail('--threads above 1 cannot be combined with the mesh yet (server threads would have to forward through the main thread); use --threads 1');
-  }
   return cfg;
 }
 
@@ -231,7 +228,7 @@ export async function serve(cfg: ServeConfig): Promise<MeshcacheServer> {
       await Promise.all([threaded.close(), http?.close()]);
       throw err;
     }
-    server.attachMesh(mesh);
+    threaded.attachMesh(mesh);
   }
   const serving = { threads: threaded.threads, backend: threaded.backend, reason: threaded.reason };
   if (threaded.threads < cfg.threads) log.warn({ ...serving, requested: cfg.threads }, 'serving from fewer threads than requested');

@@ -41,11 +41,21 @@ export class HashPartitioner implements Partitioner {
     this.#epoch++;
   }
 
-  /** The current ownership, frozen: a private ring over today's members (for rebalance hand-offs). */
+  /**
+   * The current ownership, frozen: a private ring over today's members (for rebalance hand-offs),
+   * built on its first lookup — most snapshots are never asked.
+   */
   snapshot(): (key: Uint8Array) => string | undefined {
-    const ring = new HashRing({ vnodes: this.#vnodes });
-    for (const m of this.#members) ring.add(m);
-    return (key) => ring.lookup(key);
+    const members = this.#members;
+    const vnodes = this.#vnodes;
+    let ring: HashRing | null = null;
+    return (key) => {
+      if (ring === null) {
+        ring = new HashRing({ vnodes });
+        for (const m of members) ring.add(m);
+      }
+      return ring.lookup(key);
+    };
   }
 
   handleFrame(): boolean {

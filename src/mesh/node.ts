@@ -233,6 +233,7 @@ export class MeshNode implements RouteTarget {
   #closed = false;
   /** In-flight pulls by key (latin1), so concurrent misses on one key ask once. */
   readonly #pulls = new Map<string, Promise<void>>();
+  readonly #ownershipListeners = new Set<() => void>();
 
   constructor(cache: Cache, options: MeshOptions = {}) {
     this.cache = cache;
@@ -255,6 +256,19 @@ export class MeshNode implements RouteTarget {
   /** The partitioner's epoch (bumps on every ownership change). */
   get epoch(): number {
     return this.#partitioner.epoch;
+  }
+
+  /** Until when (ms since the epoch) a hand-off window is open; 0 when none is. */
+  get handoffUntil(): number {
+    let until = 0;
+    for (const h of this.#handoffs) until = Math.max(until, h.until);
+    return until > Date.now() ? until : 0;
+  }
+
+  /** Calls `listener` after every change of key ownership; returns a function that unsubscribes. */
+  onOwnershipChange(listener: () => void): () => void {
+    this.#ownershipListeners.add(listener);
+    return () => this.#ownershipListeners.delete(listener);
   }
 
   /** Whether this node is leaving (or has left) the mesh. */
@@ -355,6 +369,7 @@ export class MeshNode implements RouteTarget {
     const now = Date.now();
     this.#handoffs = [{ until: now + this.options.handoffWindowMs, ownerOf: previous }, ...this.#handoffs.filter((h) => h.until > now)].slice(0, 4);
     this.#rebalancer.schedule();
+    for (const listener of this.#ownershipListeners) listener();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -459,7 +474,7 @@ export class MeshNode implements RouteTarget {
 
   #onFrame(frame: MeshFrame, from: PeerInfo, reply: (f: OutgoingFrame) => void): void {
     if (this.#membership?.handleFrame(frame, from, reply)) return;
-    if (this.#partitioner !== undefined) {
+    if (this.#partitioner !== undefined && (frame.type === MessageType.RangeTable || frame.type === MessageType.RangeSplit)) {
       const before = this.#partitioner.epoch;
       const previous = this.#partitioner.snapshot();
       if (this.#partitioner.handleFrame(frame, from.nodeId)) {

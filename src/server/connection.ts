@@ -175,7 +175,7 @@ export class Connection implements CommandContext {
     } else {
       try {
         const mesh = this.server.mesh;
-        if (mesh !== null && spec.firstKey > 0) {
+        if (mesh !== null && (spec.firstKey > 0 || spec.name === 'mesh')) {
           const routed = mesh.routeCommand(spec, args, this.client, this.server);
           if (routed !== null) {
             this.#awaitRouted(routed, name, started);

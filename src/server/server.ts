@@ -11,7 +11,7 @@ import { Cache } from '../cache/cache.js';
 import type { CacheOptions } from '../config.js';
 import { RespParser, DEFAULT_LIMITS } from '../resp/parser.js';
 import { Connection, type OutputLimits } from './connection.js';
-import { CommandTable, type ClientState, type ServerCounters, type ServerState } from './commands/registry.js';
+import { CommandTable, command, type ClientState, type CommandRouting, type ServerCounters, type ServerState } from './commands/registry.js';
 import { registerAll } from './commands/index.js';
 import type { MeshNode } from '../mesh/node.js';
 import { meshCommand } from '../mesh/commands.js';
@@ -157,6 +157,18 @@ export class MeshcacheServer {
     node.useServer(this.state);
     this.commands.add(meshCommand(node));
     this.addInfoSection(() => ['Mesh', node.info()]);
+  }
+
+  /**
+   * A server thread's mesh routing (thread-routing.ts): keyed commands and MESH go through
+   * `routing`, which answers what the thread can alone and asks the main thread for the rest.
+   */
+  attachRouting(routing: CommandRouting): void {
+    if (this.state.mesh !== null) throw new Error('attachRouting: mesh routing is attached already');
+    this.state.mesh = routing;
+    // The main thread's MESH answers; this entry only gives the command its name and arity here.
+    this.commands.add(command('mesh', -2, ['admin', 'stale'], [0, 0, 0], 'cluster', 'Mesh membership, ownership and balance',
+      (ctx) => ctx.out.error('ERR MESH is answered by the main thread')));
   }
 
   /** The mesh node attached with attachMesh, or null. */

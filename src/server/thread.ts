@@ -2,7 +2,8 @@
  * A server thread (runs inside a worker_threads Worker started by threads.ts): attaches the
  * shared cache, opens its own SO_REUSEPORT socket on the shared port, serves until told to close.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { ThreadRouting } from '../mesh/thread-routing.js';
 import { Cache } from '../cache/cache.js';
 import { MeshcacheServer } from './server.js';
 import { nativeStatus } from '../native/binding.js';
@@ -17,9 +18,15 @@ try {
   const { fd } = addon.listenReusePort(data.host, data.port, 511);
   const server = new MeshcacheServer({ ...data.options, cache, fd, threadIndex: data.threadIndex });
   await server.listen();
-  port.on('message', (msg: { kind: string }) => {
+  let routing: ThreadRouting | null = null;
+  port.on('message', (msg: { kind: string; port?: MessagePort }) => {
+    if (msg.kind === 'mesh' && msg.port !== undefined) {
+      routing = new ThreadRouting(cache, msg.port);
+      server.attachRouting(routing);
+      return;
+    }
     if (msg.kind !== 'close') return;
-    server.close().then(() => cache.close()).finally(() => process.exit(0));
+    server.close().then(() => { routing?.close(); return cache.close(); }).finally(() => process.exit(0));
   });
   port.postMessage({ kind: 'listening' });
 } catch (err) {

@@ -5,12 +5,14 @@
  * addon (no compiler at install, or not Linux), one thread serves everything and `reason` says why.
  * Connection counters, CLIENT LIST and INFO's stats are per thread; the cache is shared.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { MeshcacheServer, type ServerOptions } from './server.js';
 import { nativeStatus } from '../native/binding.js';
 import type { CacheHandle } from '../cache/cache.js';
+import type { MeshNode } from '../mesh/node.js';
+import { serveThreadRouting } from '../mesh/thread-routing.js';
 
 const THREAD_FILE = import.meta.url.endsWith('.ts')
   ? new URL('./thread-tsx.mjs', import.meta.url)
@@ -35,6 +37,11 @@ export interface ThreadedServer {
   threads: number;
   backend: 'native' | 'fallback';
   reason: string;
+  /**
+   * Joins every thread to a started mesh node: the main server attaches it, and each other thread
+   * routes through it (src/mesh/thread-routing.ts).
+   */
+  attachMesh(node: MeshNode): void;
   close(): Promise<void>;
 }
 
@@ -45,7 +52,7 @@ export async function startServerThreads(threads: number, options: ServerOptions
     const main = new MeshcacheServer(options);
     const address = await main.listen();
     const reason = threads <= 1 ? 'one thread requested' : `one thread serves: ${native.reason}`;
-    return { main, address, threads: 1, backend: native.backend, reason, close: () => main.close() };
+    return { main, address, threads: 1, backend: native.backend, reason, attachMesh: (node) => main.attachMesh(node), close: () => main.close() };
   }
   const host = options.host ?? '127.0.0.1';
   const { fd, port } = native.addon.listenReusePort(host, options.port ?? 6380, BACKLOG);
@@ -66,6 +73,15 @@ export async function startServerThreads(threads: number, options: ServerOptions
     await main.close();
     throw err;
   }
+  const stopRouting: Array<() => void> = [];
+  const attachMesh = (node: MeshNode) => {
+    main.attachMesh(node);
+    for (const w of workers) {
+      const { port1, port2 } = new MessageChannel();
+      w.postMessage({ kind: 'mesh', port: port2 }, [port2]);
+      stopRouting.push(serveThreadRouting(node, main.state, port1));
+    }
+  };
   const close = async () => {
     await Promise.all(workers.map(async (w) => {
       w.postMessage({ kind: 'close' });
@@ -73,7 +89,8 @@ export async function startServerThreads(threads: number, options: ServerOptions
       await once(w, 'exit');
       clearTimeout(timer);
     }));
+    for (const stop of stopRouting) stop();
     await main.close();
   };
-  return { main, address: { ...address, port }, threads, backend: 'native', reason: `${threads} threads share port ${port} through SO_REUSEPORT`, close };
+  return { main, address: { ...address, port }, threads, backend: 'native', reason: `${threads} threads share port ${port} through SO_REUSEPORT`, attachMesh, close };
 }

@@ -1,0 +1,119 @@
+/**
+ * Mesh routing for the sidecar's extra server threads (`--threads N` with a mesh). The mesh node
+ * (transport, membership, rebalancer) lives on the main thread; a server thread routes on its own
+ * what it can and asks the main thread for the rest over a MessagePort:
+ *
+ * - With the hash partitioner the ring is in the cache's shared memory (SharedRing), so a thread
+ *   looks the owner of every key up itself, without a copy of the ring and without a message.
+ *   Commands whose keys are all this node's run in the thread, synchronously, as without a mesh
+ *   — unless a hand-off window is open (a rebalance may still be moving a key here), which the
+ *   main thread announces.
+ * - Everything else (keys owned elsewhere, the range partitioner, the MESH command) is posted to
+ *   the main thread, which routes it as it routes its own clients' commands and posts the RESP
+ *   reply back.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { Cache } from '../cache/cache.js';
+import { SharedRing } from '../core/ring.js';
+import type { ClientState, CommandRouting, CommandSpec, ServerState } from '../server/commands/registry.js';
+import { keyIndexes } from './command-router.js';
+import { errorBuffer, peerClient, runSpec } from './executor.js';
+import type { MeshNode } from './node.js';
+
+/** Main → thread: what the thread needs to route alone. */
+interface StateMessage { kind: 'state'; nodeId: string; partitioner: 'hash' | 'range'; handoffUntil: number }
+/** Thread → main: a command to route. */
+interface RouteMessage { kind: 'route'; id: number; args: Uint8Array[]; resp: 2 | 3; db: number }
+/** Main → thread: its RESP reply. */
+interface ReplyMessage { kind: 'reply'; id: number; reply: Uint8Array }
+
+/** How often the main thread re-announces its state (hand-off windows end without an event). */
+const STATE_INTERVAL_MS = 1000;
+
+/**
+ * Main-thread side: answers one server thread's routing requests on `port` and keeps it told of
+ * this node's id and open hand-off windows. Returns a function that stops it.
+ */
+export function serveThreadRouting(node: MeshNode, server: ServerState, port: MessagePort): () => void {
+  const announce = () => port.postMessage({
+    kind: 'state', nodeId: node.nodeId, partitioner: node.options.partitioner, handoffUntil: node.handoffUntil,
+  } satisfies StateMessage);
+  announce();
+  const unsubscribe = node.onOwnershipChange(announce);
+  const timer = setInterval(announce, STATE_INTERVAL_MS);
+  timer.unref();
+  port.on('message', (msg: RouteMessage) => {
+    if (msg?.kind !== 'route') return;
+    const args = msg.args.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
+    const client: ClientState = { ...peerClient(msg.resp), db: msg.db };
+    const spec = server.commands.lookup(args[0].toString('latin1'));
+    let reply: Promise<Buffer>;
+    if (spec === undefined) {
+      reply = Promise.resolve(errorBuffer(`ERR unknown command '${args[0].toString('latin1')}'`));
+    } else {
+      try {
+        reply = node.routeCommand(spec, args, client, server) ?? Promise.resolve(runSpec(spec, args, node.cache, client, server));
+      } catch (err) {
+        reply = Promise.reject(err);
+      }
+    }
+    reply.then(
+      (r) => port.postMessage({ kind: 'reply', id: msg.id, reply: r } satisfies ReplyMessage),
+      (err: unknown) => port.postMessage({ kind: 'reply', id: msg.id, reply: errorBuffer(`ERR ${(err as Error).message}`) } satisfies ReplyMessage),
+    );
+  });
+  return () => {
+    clearInterval(timer);
+    unsubscribe();
+    port.close();
+  };
+}
+
+/** Server-thread side: the connection's CommandRouting. */
+export class ThreadRouting implements CommandRouting {
+  readonly #port: MessagePort;
+  readonly #ring: SharedRing;
+  readonly #pending = new Map<number, (reply: Buffer) => void>();
+  #nextId = 1;
+  #state: StateMessage | null = null;
+
+  constructor(cache: Cache, port: MessagePort) {
+    this.#port = port;
+    this.#ring = SharedRing.of(cache);
+    port.on('message', (msg: StateMessage | ReplyMessage) => {
+      if (msg.kind === 'state') this.#state = msg;
+      else if (msg.kind === 'reply') {
+        const done = this.#pending.get(msg.id);
+        this.#pending.delete(msg.id);
+        done?.(Buffer.from(msg.reply.buffer, msg.reply.byteOffset, msg.reply.byteLength));
+      }
+    });
+    port.unref();
+  }
+
+  routeCommand(spec: CommandSpec, args: Buffer[], client: ClientState): Promise<Buffer> | null {
+    const s = this.#state;
+    if (s !== null && s.partitioner === 'hash' && spec.name !== 'mesh' && s.handoffUntil <= Date.now()) {
+      let local = true;
+      for (const i of keyIndexes(spec, args.length)) {
+        if (this.#ring.lookup(args[i]) !== s.nodeId) {
+          local = false;
+          break;
+        }
+      }
+      if (local) return null;
+    }
+    const id = this.#nextId++;
+    return new Promise<Buffer>((resolve) => {
+      this.#pending.set(id, resolve);
+      this.#port.postMessage({ kind: 'route', id, args, resp: client.resp, db: client.db } satisfies RouteMessage);
+    });
+  }
+
+  /** Ends every pending request with an error (the thread is closing). */
+  close(): void {
+    for (const done of this.#pending.values()) done(errorBuffer('ERR server thread closing'));
+    this.#pending.clear();
+    this.#port.close();
+  }
+}
