@@ -51,6 +51,8 @@ export interface ServeConfig {
   nodeId: string | null;
   partitioner: string;
   vnodes: number;
+  /** Range partitioner: split a range holding more keys than this. */
+  maxRangeKeys: number;
 }
 
 const FLAGS: Flag[] = [
@@ -77,6 +79,7 @@ const FLAGS: Flag[] = [
   { name: '--node-id', key: 'nodeId', kind: 'string', def: 'hostname:mesh-port', help: 'this node\'s id in the mesh' },
   { name: '--partitioner', key: 'partitioner', kind: 'string', def: 'hash', help: 'hash (consistent-hash ring) or range (ordered key ranges)' },
   { name: '--vnodes', key: 'vnodes', kind: 'int', def: '160', help: 'ring points per node (hash partitioner)' },
+  { name: '--max-range-keys', key: 'maxRangeKeys', kind: 'int', def: '100000', help: 'split a key range holding more keys than this (range partitioner)' },
 ];
 
 const USAGE = `Usage: meshcache serve [options]
@@ -91,7 +94,7 @@ ${FLAGS.map((f) => `  ${(f.name + (f.kind === 'bool' ? '' : ' <value>')).padEnd(
                            requirepass, maxClients, logLevel, slowlogMs, meshPort,
                            meshHost, meshAdvertise, join, meshSecret, meshTlsCert,
                            meshTlsKey, meshTlsCa, meshPreset, nodeId, partitioner,
-                           vnodes); flags win
+                           vnodes, maxRangeKeys); flags win
   -h, --help               show this help
   -v, --version            print the version
 
@@ -110,6 +113,7 @@ export function parseServeArgs(argv: string[]): ServeConfig {
     requirepass: null, maxClients: 10_000, logLevel: 'info', slowlogMs: 10,
     meshPort: null, meshHost: null, meshAdvertise: null, join: null, meshSecret: process.env.MESHCACHE_MESH_SECRET || null,
     meshTlsCert: null, meshTlsKey: null, meshTlsCa: null, meshPreset: 'lan', nodeId: null, partitioner: 'hash', vnodes: 160,
+    maxRangeKeys: 100_000,
   };
   const fromFlags: Partial<Record<keyof ServeConfig, unknown>> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -156,6 +160,7 @@ export function parseServeArgs(argv: string[]): ServeConfig {
   if (typeof cfg.host !== 'string' || cfg.host === '') fail('host must be a non-empty string');
   if (cfg.meshPort !== null) int('meshPort', 0, 65535);
   int('vnodes', 1, 4096);
+  int('maxRangeKeys', 1, Number.MAX_SAFE_INTEGER);
   if (cfg.join !== null && cfg.meshPort === null) cfg.meshPort = 7380;
   if (!['lan', 'local'].includes(cfg.meshPreset)) fail(`meshPreset must be lan or local (got ${String(cfg.meshPreset)})`);
   if (!['hash', 'range'].includes(cfg.partitioner)) fail(`partitioner must be hash or range (got ${String(cfg.partitioner)})`);
@@ -218,6 +223,7 @@ export async function serve(cfg: ServeConfig): Promise<MeshcacheServer> {
       preset: cfg.meshPreset as 'lan' | 'local',
       partitioner: cfg.partitioner as 'hash' | 'range',
       vnodes: cfg.vnodes,
+      maxRangeKeys: cfg.maxRangeKeys,
       logger: log,
     });
     try {

@@ -83,6 +83,12 @@ export interface MeshOptions {
   rebalanceBatchEntries?: number;
   /** How often the node tells the others its key count and bytes. @default 2000 */
   statsIntervalMs?: Milliseconds;
+  /**
+   * A rebalance pass runs at least this often without any change: it finds keys written under an
+   * older view of the mesh and, with the range partitioner, checks ranges for splits. Each pass
+   * scans this node's keys. @default 30000
+   */
+  sweepIntervalMs?: Milliseconds;
   /** Logger (pino-like). @default none */
   logger?: MeshLogger;
 }
@@ -106,6 +112,7 @@ interface ResolvedMeshOptions {
   handoffWindowMs: number;
   rebalanceBatchEntries: number;
   statsIntervalMs: number;
+  sweepIntervalMs: number;
 }
 
 const ADDRESS = /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/;
@@ -179,6 +186,7 @@ export function resolveMeshOptions(options: MeshOptions): ResolvedMeshOptions {
     handoffWindowMs: posInt(o, 'handoffWindowMs', 30_000, 0, 3_600_000),
     rebalanceBatchEntries: posInt(o, 'rebalanceBatchEntries', 512, 1, 4096),
     statsIntervalMs: posInt(o, 'statsIntervalMs', 2000, 10, 3_600_000),
+    sweepIntervalMs: posInt(o, 'sweepIntervalMs', 30_000, 10, 86_400_000),
   };
 }
 
@@ -313,6 +321,7 @@ export class MeshNode implements RouteTarget {
     this.#rebalancer = new Rebalancer(this.cache, {
       nodeId: this.#transport.nodeId,
       batchEntries: o.rebalanceBatchEntries,
+      sweepIntervalMs: o.sweepIntervalMs,
       ownerOf: (key) => this.#partitioner.ownerOf(key),
       addressOf: (id) => this.#membership.member(id)?.address,
       request: (address, frame, timeoutMs) => this.#transport.request(address, frame, timeoutMs),

@@ -9,7 +9,8 @@
  * new owner during the move is never overwritten by the old copy.
  *
  * Passes run after each change (debounced), again a little later (requests forwarded under an
- * older view may have written misplaced keys meanwhile), and then every `sweepIntervalMs`.
+ * older view may have written misplaced keys meanwhile), and then every `sweepIntervalMs` (checked
+ * on the node's stats tick).
  */
 import type { Cache } from '../cache/cache.js';
 import { kGetEncoded, kGetView } from '../cache/internal.js';
@@ -23,14 +24,14 @@ const DEBOUNCE_MS = 100;
 const SETTLE_MS = 2000;
 /** How long one batch may wait for its ack. */
 const BATCH_TIMEOUT_MS = 10_000;
-/** Misplaced keys are looked for at least this often even without a change. */
-const SWEEP_INTERVAL_MS = 30_000;
 /** Keys read per scan step. */
 const SCAN_COUNT = 512;
 
 export interface RebalancerDeps {
   nodeId: string;
   batchEntries: number;
+  /** A pass runs at least this often even without a change (misplaced keys, range split checks). */
+  sweepIntervalMs: number;
   ownerOf(key: Uint8Array): string | undefined;
   addressOf(nodeId: string): string | undefined;
   request(address: string, frame: OutgoingFrame, timeoutMs: number): Promise<MeshFrame>;
@@ -100,7 +101,7 @@ export class Rebalancer {
   /** Called periodically: a sweep when none ran for a while, or when keys are still pending. */
   tick(): void {
     if (this.#running !== null || this.#stopped) return;
-    if (this.#stats.pending > 0 || Date.now() - this.#lastPassAt > SWEEP_INTERVAL_MS) this.#kick();
+    if (this.#stats.pending > 0 || Date.now() - this.#lastPassAt > this.#d.sweepIntervalMs) this.#kick();
   }
 
   #kick(): void {
