@@ -58,6 +58,20 @@ export class HashPartitioner implements Partitioner {
     };
   }
 
+  /** Ownership without `nodeId`: on a ring, exactly where its keys were before it joined. */
+  snapshotWithout(nodeId: string): (key: Uint8Array) => string | undefined {
+    const members = this.#members.filter((id) => id !== nodeId);
+    const vnodes = this.#vnodes;
+    let ring: HashRing | null = null;
+    return (key) => {
+      if (ring === null) {
+        ring = new HashRing({ vnodes });
+        for (const m of members) ring.add(m);
+      }
+      return ring.lookup(key);
+    };
+  }
+
   handleFrame(): boolean {
     return false;
   }

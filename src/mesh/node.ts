@@ -22,10 +22,11 @@ import { kGetEncoded, kStoreEncoded } from '../cache/internal.js';
 import { rangeError, typeError } from '../errors.js';
 import type { ClientState, CommandSpec, ServerState } from '../server/commands/registry.js';
 import { errorReply } from '../server/connection.js';
-import { routeCommand, type RouteTarget } from './command-router.js';
+import { isLoopback } from './auth.js';
+import { keyIndexes, routeCommand, type RouteTarget } from './command-router.js';
 import { errorBuffer, peerClient, peerExecutor, runSpec, standaloneState, type CommandExecutor } from './executor.js';
 import { HashPartitioner } from './hash-partitioner.js';
-import { Membership, type Member, type MembershipLogger, type MembershipOptions } from './membership.js';
+import { Membership, resolveMembershipOptions, type Member, type MembershipLogger, type MembershipOptions } from './membership.js';
 import type { Partitioner } from './partitioner.js';
 import { RangePartitioner } from './range.js';
 import { Rebalancer } from './rebalancer.js';
@@ -162,9 +163,19 @@ export function resolveMeshOptions(options: MeshOptions): ResolvedMeshOptions {
   if (preset !== 'lan' && preset !== 'local') throw rangeError('ERR_INVALID_OPTION', "options.mesh.preset must be 'lan' or 'local'");
   const partitioner = o.partitioner ?? 'hash';
   if (partitioner !== 'hash' && partitioner !== 'range') throw rangeError('ERR_INVALID_OPTION', "options.mesh.partitioner must be 'hash' or 'range'");
-  const membership = o.membership ?? {};
+  const membership = o.membership === undefined ? {} : o.membership;
   if (membership === null || typeof membership !== 'object') throw typeError('ERR_INVALID_OPTION', 'options.mesh.membership must be an object');
-  if (o.logger !== undefined && (o.logger === null || typeof (o.logger as MeshLogger).warn !== 'function')) {
+  try {
+    resolveMembershipOptions({ ...(membership as MembershipOptions), preset });
+  } catch (err) {
+    // Membership names its options `options.mesh.<name>`; here they sit under `membership`.
+    const message = (err as Error).message.replace('options.mesh.', 'options.mesh.membership.');
+    if (err instanceof TypeError) throw typeError('ERR_INVALID_OPTION', message);
+    if (err instanceof RangeError) throw rangeError('ERR_INVALID_OPTION', message);
+    throw err;
+  }
+  const logger = o.logger as MeshLogger | null | undefined;
+  if (logger !== undefined && (logger === null || typeof logger !== 'object' || typeof logger.info !== 'function' || typeof logger.warn !== 'function')) {
     throw typeError('ERR_INVALID_OPTION', 'options.mesh.logger must have info() and warn()');
   }
   return {
@@ -242,6 +253,8 @@ export class MeshNode implements RouteTarget {
   /** In-flight pulls by key (latin1), so concurrent misses on one key ask once. */
   readonly #pulls = new Map<string, Promise<void>>();
   readonly #ownershipListeners = new Set<() => void>();
+  /** Whether ownership has ever included another member (false until the first join). */
+  #metPeers = false;
 
   constructor(cache: Cache, options: MeshOptions = {}) {
     this.cache = cache;
@@ -294,9 +307,18 @@ export class MeshNode implements RouteTarget {
   async start(): Promise<void> {
     if (this.#started) throw new Error('MeshNode.start: already started');
     this.#started = true;
+    try {
+      await this.#start();
+    } catch (err) {
+      // Nothing may stay listening after a failed start (a bad override, no seed reachable).
+      await this.close();
+      throw err;
+    }
+  }
+
+  async #start(): Promise<void> {
     const o = this.options;
-    const wildcard = o.host === '0.0.0.0' || o.host === '::';
-    if (o.secret === null && wildcard) {
+    if (o.secret === null && !isLoopback(o.host) && o.host !== 'localhost') {
       this.#log?.warn({ host: o.host }, 'mesh: no secret set, so peers other than loopback will be refused (set --mesh-secret)');
     }
     this.#transport = new WsTransport({
@@ -369,9 +391,26 @@ export class MeshNode implements RouteTarget {
   #updateOwnership(): void {
     if (this.#closed) return;
     const before = this.#partitioner.epoch;
-    const previous = this.#partitioner.snapshot();
-    this.#partitioner.setMembers(this.#owners());
-    if (this.#partitioner.epoch !== before) this.#ownershipChanged(previous);
+    let previous = this.#partitioner.snapshot();
+    const owners = this.#owners();
+    this.#partitioner.setMembers(owners);
+    if (this.#partitioner.epoch === before) return;
+    if (!this.#metPeers && owners.some((id) => id !== this.nodeId)) {
+      // This node has just joined (or rejoined after a restart): until now it owned everything in
+      // its own view, but the keys it now owns are where the mesh had them without it. The members
+      // keep arriving by gossip for a while, so that view follows the current member set.
+      this.#metPeers = true;
+      let epoch = -1;
+      let without: (key: Uint8Array) => string | undefined = () => undefined;
+      previous = (key) => {
+        if (epoch !== this.#partitioner.epoch) {
+          epoch = this.#partitioner.epoch;
+          without = this.#partitioner.snapshotWithout(this.nodeId);
+        }
+        return without(key);
+      };
+    }
+    this.#ownershipChanged(previous);
   }
 
   #ownershipChanged(previous: (key: Uint8Array) => string | undefined): void {
@@ -444,8 +483,8 @@ export class MeshNode implements RouteTarget {
     let pending: Promise<void>[] | null = null;
     for (const key of keys) {
       if (this.cache.has(key)) continue;
-      const from = this.#previousOwner(key);
-      if (from === undefined) continue;
+      const from = this.#previousOwners(key);
+      if (from.length === 0) continue;
       const id = key.toString('latin1');
       let p = this.#pulls.get(id);
       if (p === undefined) {
@@ -457,24 +496,34 @@ export class MeshNode implements RouteTarget {
     return pending === null ? null : Promise.all(pending).then(() => undefined);
   }
 
-  /** The most recent previous owner of `key` that is another reachable member, if any. */
-  #previousOwner(key: Uint8Array): string | undefined {
+  /**
+   * The previous owners of `key` that are other reachable members, newest ownership first and
+   * without repeats. Several views can be open at once (changes in a row while gossip spreads),
+   * and the key sits with whichever of them had it last.
+   */
+  #previousOwners(key: Uint8Array): string[] {
+    const out: string[] = [];
     for (const h of this.#handoffs) {
       const o = h.ownerOf(key);
-      if (o === undefined || o === this.nodeId) continue;
+      if (o === undefined || o === this.nodeId || out.includes(o)) continue;
       const m = this.#membership.member(o);
       // A leaving node stays reachable while it hands its keys over; a dead one is not asked.
-      if (m !== undefined && m.state !== 'dead') return o;
+      if (m !== undefined && m.state !== 'dead') out.push(o);
     }
-    return undefined;
+    return out;
   }
 
-  async #pull(key: Buffer, from: string): Promise<void> {
-    try {
-      const r = await this.forwardOp(from, { op: ForwardOp.Get, ttlMs: 0, valueType: 0, key, value: new Uint8Array(0) }, FrameFlag.NoReroute);
-      if (r.status === ForwardStatus.Ok && this.cache[kStoreEncoded](key, r.value, r.valueType, r.ttlMs, true)) this.counters.handoffPulls++;
-    } catch (err) {
-      this.#log?.debug?.({ from, err: (err as Error).message }, 'mesh: hand-off pull failed');
+  /** Asks each candidate in turn for `key` and keeps the first answer here (if still absent). */
+  async #pull(key: Buffer, candidates: string[]): Promise<void> {
+    for (const from of candidates) {
+      try {
+        const r = await this.forwardOp(from, { op: ForwardOp.Get, ttlMs: 0, valueType: 0, key, value: new Uint8Array(0) }, FrameFlag.NoReroute);
+        if (r.status !== ForwardStatus.Ok) continue;
+        if (this.cache[kStoreEncoded](key, r.value, r.valueType, r.ttlMs, true)) this.counters.handoffPulls++;
+        return;
+      } catch (err) {
+        this.#log?.debug?.({ from, err: (err as Error).message }, 'mesh: hand-off pull failed');
+      }
     }
   }
 
@@ -558,8 +607,14 @@ export class MeshNode implements RouteTarget {
     const client = peerClient(resp);
     let out: Buffer;
     const spec = args.length > 0 ? this.#server.commands.lookup(args[0].toString('latin1')) : undefined;
-    if (spec !== undefined && spec.firstKey > 0 && (flags & FrameFlag.NoReroute) === 0
-        && (spec.arity > 0 ? args.length === spec.arity : args.length >= -spec.arity)) {
+    const keyed = spec !== undefined && spec.firstKey > 0 && (spec.arity > 0 ? args.length === spec.arity : args.length >= -spec.arity);
+    if (keyed && (flags & FrameFlag.NoReroute) !== 0) {
+      // Served here whatever our view says; the keys we own may still be on their previous owner.
+      const owned = keyIndexes(spec, args.length).map((i) => args[i]).filter((k) => this.remoteOwner(k) === undefined);
+      const pull = owned.length === 0 ? null : this.pullMoved(owned);
+      if (pull !== null) await pull;
+      out = this.#executor(args, client);
+    } else if (keyed) {
       // Route with our own view: forwards once more (NoReroute) if it disagrees with the sender's.
       const routed = routeCommand(spec, args, {
         remoteOwner: (k) => this.remoteOwner(k),

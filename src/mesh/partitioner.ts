@@ -34,6 +34,11 @@ export interface Partitioner {
    * before, to fetch keys that have not been handed over yet.
    */
   snapshot(): (key: Uint8Array) => string | undefined;
+  /**
+   * Ownership as it would be without `nodeId` (same members otherwise). For a node that has just
+   * joined, this is where the keys it now owns were before: whom to ask for them.
+   */
+  snapshotWithout(nodeId: string): (key: Uint8Array) => string | undefined;
   /** Balance and layout facts for INFO / stats (ranges, vnodes…). */
   describe(): Record<string, string | number>;
 }

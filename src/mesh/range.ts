@@ -555,6 +555,13 @@ export class RangePartitioner implements Partitioner {
     return this.#table?.ownerOf(key);
   }
 
+  /** Ownership as it would be with the same agreed table and members, but without `nodeId`. */
+  snapshotWithout(nodeId: string): (key: Uint8Array) => string | undefined {
+    const members = (this.#members ?? []).filter((id) => id !== nodeId);
+    const table = this.#base === null || members.length === 0 ? null : this.#base.reassign(members, members[0]);
+    return (key) => table?.ownerOf(key);
+  }
+
   /**
    * The current ownership, frozen. Tables are immutable, so this is the current table's lookup;
    * later splits, tables and member changes do not affect it.
