@@ -141,6 +141,11 @@ export function parseServeArgs(argv: string[]): ServeConfig {
     fromFlags[flag.key] = value;
   }
   for (const [k, v] of Object.entries(fromFlags)) (cfg as unknown as Record<string, unknown>)[k] = v;
+  // Values from a config file may be any JSON: string options must be strings.
+  for (const f of FLAGS) {
+    const v = (cfg as unknown as Record<string, unknown>)[f.key];
+    if (f.kind === 'string' && v !== null && v !== undefined && typeof v !== 'string') fail(`${f.key} must be a string (got ${JSON.stringify(v)})`);
+  }
   const int = (k: keyof ServeConfig, min: number, max: number) => {
     const v = cfg[k];
     if (v === null || v === undefined) return;
@@ -185,8 +190,11 @@ export async function serve(cfg: ServeConfig): Promise<MeshcacheServer> {
     requirepass: cfg.requirepass,
     maxClients: cfg.maxClients,
     cache: { maxMemory: cfg.maxMemory, shards: cfg.shards, workers: cfg.workers },
-    onCommand: (name, ns, ok) => {
+    onCommand: (name, ns, ok, routed) => {
       metrics?.onCommand(name, ns, ok);
+      // The slow log is about work done here: a routed command's time is mostly the mesh round
+      // trip, and its owner logs it if running it was slow.
+      if (routed) return;
       if (slowNs > 0 && ns > slowNs) log.warn({ command: name, ms: ns / 1e6 }, 'slow command');
     },
     onClientError: (client, kind, detail) => log.warn({ client: client.addr, id: client.id, kind, detail }, 'client error'),

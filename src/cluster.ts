@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { parseBytes } from './config.js';
 
 export interface ClusterConfig {
   nodes: number;
@@ -59,6 +60,10 @@ export function parseClusterArgs(argv: string[], fail: (message: string) => neve
     }
   }
   if (cfg.port + cfg.nodes - 1 > 65535 || cfg.meshPort + cfg.nodes - 1 > 65535) fail('the ports of the last node would pass 65535');
+  if (!['lan', 'local'].includes(cfg.meshPreset)) fail(`--mesh-preset must be lan or local (got ${cfg.meshPreset})`);
+  if (!['hash', 'range'].includes(cfg.partitioner)) fail(`--partitioner must be hash or range (got ${cfg.partitioner})`);
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) fail(`--log-level must be one of fatal, error, warn, info, debug, trace, silent (got ${cfg.logLevel})`);
+  if (parseBytes(cfg.maxMemory) === undefined) fail(`--max-memory must be a size like '64mb' (got ${cfg.maxMemory})`);
   const overlap = cfg.port < cfg.meshPort + cfg.nodes && cfg.meshPort < cfg.port + cfg.nodes;
   if (overlap) fail('the RESP and mesh port ranges overlap');
   return cfg;
@@ -66,7 +71,8 @@ export function parseClusterArgs(argv: string[], fail: (message: string) => neve
 
 /** Starts the cluster and resolves once every node listens (or rejects if one exits first). */
 export async function startCluster(cfg: ClusterConfig, out: NodeJS.WritableStream = process.stdout): Promise<{ children: ChildProcess[]; stop(): Promise<void> }> {
-  const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
+  // Under tsx (tests, `node --import tsx src/cli.ts cluster`) the sibling is cli.ts, else cli.js.
+  const cli = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './cli.ts' : './cli.js', import.meta.url));
   const children: ChildProcess[] = [];
   const ready: Array<Promise<void>> = [];
   for (let i = 0; i < cfg.nodes; i++) {

@@ -29,6 +29,9 @@ export type LocalExecutor = (args: Buffer[]) => Buffer;
 /** Reply to a multi-key command whose keys live on different nodes. */
 export const CROSSSLOT_REPLY = Buffer.from("-CROSSSLOT Keys in request don't hash to the same node\r\n");
 
+/** Reply when a node answers its part of a split command with something that cannot be merged. */
+const UNEXPECTED_REPLY = Buffer.from('-ERR mesh: a node sent an unexpected reply to a split command\r\n');
+
 /** Multi-key commands split per owner, and how their replies merge. */
 const SPLITTABLE = new Map<string, 'array' | 'sum' | 'ok'>([
   ['mget', 'array'], ['mset', 'ok'], ['del', 'sum'], ['unlink', 'sum'], ['exists', 'sum'], ['touch', 'sum'],
@@ -72,6 +75,8 @@ export function routeCommand(
   }
   const merge = SPLITTABLE.get(spec.name);
   if (merge === undefined) return Promise.resolve(CROSSSLOT_REPLY);
+  // Keys and their values must pair up (MSET k v k): let the handler here give its arity error.
+  if ((args.length - spec.firstKey) % Math.max(1, spec.step) !== 0) return null;
   return splitAndMerge(spec, args, idx, owners, merge, target, resp, execLocal);
 }
 
@@ -99,12 +104,15 @@ async function splitAndMerge(
     return execLocal(g.args);
   }));
   for (const r of replies) if (isErrorReply(r)) return r;
-  if (merge === 'ok') return replies[0];
+  if (merge === 'ok') {
+    for (const r of replies) if (r.length !== 5 || Buffer.from(r.buffer, r.byteOffset, 5).toString('latin1') !== '+OK\r\n') return UNEXPECTED_REPLY;
+    return replies[0];
+  }
   if (merge === 'sum') {
     let total = 0;
     for (const r of replies) {
       const n = integerReply(r);
-      if (n === null) return Buffer.from('-ERR mesh: a node sent an unexpected reply to a split command\r\n');
+      if (n === null) return UNEXPECTED_REPLY;
       total += n;
     }
     return Buffer.from(`:${total}\r\n`);
@@ -113,9 +121,7 @@ async function splitAndMerge(
   let g = 0;
   for (const group of groups.values()) {
     const elements = arrayElements(replies[g++]);
-    if (elements === null || elements.length !== group.positions.length) {
-      return Buffer.from('-ERR mesh: a node sent an unexpected reply to a split command\r\n');
-    }
+    if (elements === null || elements.length !== group.positions.length) return UNEXPECTED_REPLY;
     group.positions.forEach((k, i) => { out[k] = elements[i]; });
   }
   return Buffer.concat([Buffer.from(`*${idx.length}\r\n`), ...out]);

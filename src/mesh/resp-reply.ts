@@ -20,7 +20,8 @@ function lineEnd(buf: Uint8Array, pos: number): number {
 /** The decimal number between `from` and the CR at `end - 2`, or NaN. */
 function lineNumber(buf: Uint8Array, from: number, end: number): number {
   const text = Buffer.from(buf.buffer, buf.byteOffset + from, end - 2 - from).toString('latin1');
-  return /^-?\d{1,18}$/.test(text) ? Number(text) : NaN;
+  // 15 digits stay exact in a double; no length or count of ours comes near that.
+  return /^-?\d{1,15}$/.test(text) ? Number(text) : NaN;
 }
 
 /** The index just past the reply that starts at `pos`, or -1 when it is malformed or cut short. */
@@ -36,11 +37,12 @@ export function skipReply(buf: Uint8Array, pos: number, depth = 0): number {
       const n = lineNumber(buf, pos + 1, end);
       if (n === -1) return end; // RESP2 null bulk
       if (!(n >= 0) || end + n + 2 > buf.length) return -1;
+      if (buf[end + n] !== CR || buf[end + n + 1] !== 10) return -1;
       return end + n + 2;
     }
     case '*': case '~': case '>': case '%': case '|': {
       const n = lineNumber(buf, pos + 1, end);
-      if (n === -1) return end; // RESP2 null array
+      if (n === -1 && type === '*') return end; // RESP2 null array
       if (!(n >= 0)) return -1;
       const items = type === '%' || type === '|' ? n * 2 : n;
       let at = end;
@@ -48,7 +50,8 @@ export function skipReply(buf: Uint8Array, pos: number, depth = 0): number {
         at = skipReply(buf, at, depth + 1);
         if (at < 0) return -1;
       }
-      return at;
+      // An attribute map is not a reply of its own: it prefixes the reply that follows.
+      return type === '|' ? skipReply(buf, at, depth + 1) : at;
     }
     default:
       return -1;

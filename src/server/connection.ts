@@ -52,7 +52,8 @@ export interface OutputLimits {
 
 /** What the server wants to hear about each connection. */
 export interface ConnectionHooks {
-  onCommand(name: string, ns: number, ok: boolean): void;
+  /** `routed`: the command was answered by another mesh node, and `ns` includes that round trip. */
+  onCommand(name: string, ns: number, ok: boolean, routed: boolean): void;
   onClose(conn: Connection): void;
   onClientError(conn: Connection, kind: string, detail: string): void;
 }
@@ -191,7 +192,7 @@ export class Connection implements CommandContext {
         }
       }
     }
-    this.#hooks.onCommand(name, Math.round((performance.now() - started) * 1e6), ok);
+    this.#hooks.onCommand(name, Math.round((performance.now() - started) * 1e6), ok, false);
   }
 
   /** Keeps a slot for a routed command's reply; the replies after it wait behind it. */
@@ -202,10 +203,10 @@ export class Connection implements CommandContext {
     this.#routed++;
     reply.then((data) => {
       slot.data = data;
-      this.#hooks.onCommand(name, Math.round((performance.now() - started) * 1e6), data[0] !== 0x2d);
+      this.#hooks.onCommand(name, Math.round((performance.now() - started) * 1e6), data[0] !== 0x2d, true);
     }, (err: unknown) => {
       slot.data = Buffer.from(`-${errorReply(err).replace(/[\r\n]/g, ' ')}\r\n`);
-      this.#hooks.onCommand(name, Math.round((performance.now() - started) * 1e6), false);
+      this.#hooks.onCommand(name, Math.round((performance.now() - started) * 1e6), false, true);
     }).finally(() => {
       this.#routed--;
       if (this.#closed) return;

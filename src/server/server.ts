@@ -48,7 +48,7 @@ export interface ServerOptions {
   /** Grace period for connections to close during close(), in ms. @default 5000 */
   closeTimeoutMs?: number;
   /** Called for every command with its duration (metrics). */
-  onCommand?: (name: string, ns: number, ok: boolean) => void;
+  onCommand?: (name: string, ns: number, ok: boolean, routed: boolean) => void;
   /** Called for client-side problems (protocol errors, slow readers, handler crashes). */
   onClientError?: (client: ClientState, kind: string, detail: string) => void;
 }
@@ -222,7 +222,7 @@ export class MeshcacheServer {
       maxInlineBytes: this.#options.maxInlineBytes,
     });
     const conn = new Connection(socket, this.#nextId++, this.cache, this.state, parser, this.#options.outputLimits, {
-      onCommand: (name, ns, ok) => this.#onCommand?.(name, ns, ok),
+      onCommand: (name, ns, ok, routed) => this.#onCommand?.(name, ns, ok, routed),
       onClose: (c) => this.#connections.delete(c),
       onClientError: (c, kind, detail) => this.#onClientError?.(c.client, kind, detail),
     });
