@@ -26,6 +26,23 @@ export interface RouteTarget {
 /** Runs a command here and returns its RESP reply. */
 export type LocalExecutor = (args: Buffer[]) => Buffer;
 
+/**
+ * Set on a routed reply whose part for this node waits for a hand-off pull before it runs. The
+ * commands after it on the same connection must wait for it too: run now, they could act on a
+ * key before it (MGET x y waiting to pull x, then SET y running first, would read the new y).
+ * Forwarded parts need no such care: a peer runs one connection's commands in arrival order.
+ */
+export const kOrdered = Symbol('meshcache.routedOrdered');
+
+/** What routeCommand returns when the reply comes later. */
+export type RoutedReply = Promise<Buffer> & { [kOrdered]?: true };
+
+/** Marks `p` as holding back the commands after it. */
+export function ordered(p: Promise<Buffer>): RoutedReply {
+  (p as RoutedReply)[kOrdered] = true;
+  return p;
+}
+
 /** Reply to a multi-key command whose keys live on different nodes. */
 export const CROSSSLOT_REPLY = Buffer.from("-CROSSSLOT Keys in request don't hash to the same node\r\n");
 
@@ -54,7 +71,7 @@ const LOCAL = '';
  */
 export function routeCommand(
   spec: CommandSpec, args: Buffer[], target: RouteTarget, resp: 2 | 3, execLocal: LocalExecutor,
-): Promise<Buffer> | null {
+): RoutedReply | null {
   const idx = keyIndexes(spec, args.length);
   if (idx.length === 0) return null;
   let single: string | undefined;
@@ -69,7 +86,7 @@ export function routeCommand(
   if (!mixed) {
     if (single === LOCAL) {
       const pull = target.pullMoved(idx.map((i) => args[i]));
-      return pull === null ? null : pull.then(() => execLocal(args));
+      return pull === null ? null : ordered(pull.then(() => execLocal(args)));
     }
     return target.forwardCommand(single!, args, resp);
   }
@@ -77,12 +94,15 @@ export function routeCommand(
   if (merge === undefined) return Promise.resolve(CROSSSLOT_REPLY);
   // Keys and their values must pair up (MSET k v k): let the handler here give its arity error.
   if ((args.length - spec.firstKey) % Math.max(1, spec.step) !== 0) return null;
-  return splitAndMerge(spec, args, idx, owners, merge, target, resp, execLocal);
+  const localKeys = idx.filter((_, k) => owners[k] === LOCAL).map((i) => args[i]);
+  const pull = localKeys.length === 0 ? null : target.pullMoved(localKeys);
+  const reply = splitAndMerge(spec, args, idx, owners, merge, target, resp, execLocal, pull);
+  return pull === null ? reply : ordered(reply);
 }
 
 async function splitAndMerge(
   spec: CommandSpec, args: Buffer[], idx: number[], owners: string[], merge: 'array' | 'sum' | 'ok',
-  target: RouteTarget, resp: 2 | 3, execLocal: LocalExecutor,
+  target: RouteTarget, resp: 2 | 3, execLocal: LocalExecutor, pull: Promise<void> | null,
 ): Promise<Buffer> {
   const step = Math.max(1, spec.step);
   // Per owner: the positions (in key order) of its keys, and its sub-command.
@@ -98,8 +118,6 @@ async function splitAndMerge(
   }
   const replies = await Promise.all([...groups].map(async ([owner, g]) => {
     if (owner !== LOCAL) return target.forwardCommand(owner, g.args, resp);
-    const keys = g.positions.map((k) => args[idx[k]]);
-    const pull = target.pullMoved(keys);
     if (pull !== null) await pull;
     return execLocal(g.args);
   }));

@@ -15,7 +15,7 @@
  * find the key, and writes made on the new owner are never overwritten by the old copy
  * (hand-offs store only absent keys).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Cache } from '../cache/cache.js';
 import { kGetEncoded, kStoreEncoded } from '../cache/internal.js';
@@ -23,7 +23,7 @@ import { rangeError, typeError } from '../errors.js';
 import type { ClientState, CommandSpec, ServerState } from '../server/commands/registry.js';
 import { errorReply } from '../server/connection.js';
 import { isLoopback } from './auth.js';
-import { keyIndexes, routeCommand, type RouteTarget } from './command-router.js';
+import { kOrdered, keyIndexes, routeCommand, type RouteTarget } from './command-router.js';
 import { errorBuffer, peerClient, peerExecutor, runSpec, standaloneState, type CommandExecutor } from './executor.js';
 import { HashPartitioner } from './hash-partitioner.js';
 import { Membership, resolveMembershipOptions, type Member, type MembershipLogger, type MembershipOptions } from './membership.js';
@@ -215,6 +215,8 @@ export interface MeshCounters {
   handoffPulls: number;
   /** Frames from peers this node did not expect (unknown to every handler). */
   unexpectedFrames: number;
+  /** Hand-off windows closed because every previous owner reported its hand-over done. */
+  handoffsClosedEarly: number;
 }
 
 /** One line of `MESH NODES`. */
@@ -234,7 +236,7 @@ interface Handoff { until: number; ownerOf: (key: Uint8Array) => string | undefi
 export class MeshNode implements RouteTarget {
   readonly cache: Cache;
   readonly options: ResolvedMeshOptions;
-  readonly counters: MeshCounters = { forwarded: 0, forwardErrors: 0, served: 0, rerouted: 0, handoffPulls: 0, unexpectedFrames: 0 };
+  readonly counters: MeshCounters = { forwarded: 0, forwardErrors: 0, served: 0, rerouted: 0, handoffPulls: 0, unexpectedFrames: 0, handoffsClosedEarly: 0 };
   #transport!: Transport;
   #membership!: Membership;
   #partitioner!: Partitioner;
@@ -255,6 +257,12 @@ export class MeshNode implements RouteTarget {
   readonly #ownershipListeners = new Set<() => void>();
   /** Whether ownership has ever included another member (false until the first join). */
   #metPeers = false;
+  /** Per peer: the forwarded command its later commands wait behind (a hand-off pull). */
+  readonly #peerBarriers = new Map<string, Promise<void>>();
+  /** The owners the partitioner was last given, sorted. */
+  #owned: string[] = [];
+  /** Peer id → digest of the ownership under which it last finished handing keys over. */
+  readonly #doneBy = new Map<string, bigint>();
 
   constructor(cache: Cache, options: MeshOptions = {}) {
     this.cache = cache;
@@ -349,6 +357,7 @@ export class MeshNode implements RouteTarget {
       request: (address, frame, timeoutMs) => this.#transport.request(address, frame, timeoutMs),
       epoch: () => this.#partitioner.epoch,
       logger: this.#log,
+      onPassComplete: () => this.#broadcast({ type: MessageType.HandoffDone, body: { digest: this.#ownershipDigest() } }),
       rangeStats: this.#partitioner instanceof RangePartitioner
         ? (entries) => { const p = this.#partitioner as RangePartitioner; return p.maybeSplit(p.collectStats(entries)); }
         : null,
@@ -395,7 +404,8 @@ export class MeshNode implements RouteTarget {
     const owners = this.#owners();
     this.#partitioner.setMembers(owners);
     if (this.#partitioner.epoch === before) return;
-    if (!this.#metPeers && owners.some((id) => id !== this.nodeId)) {
+    this.#owned = [...owners].sort();
+    if (!this.#metPeers && owners.some((id) => id !== this.nodeId) && this.options.join.some((a) => a !== this.address)) {
       // This node has just joined (or rejoined after a restart): until now it owned everything in
       // its own view, but the keys it now owns are where the mesh had them without it. The members
       // keep arriving by gossip for a while, so that view follows the current member set.
@@ -418,6 +428,7 @@ export class MeshNode implements RouteTarget {
     this.#handoffs = [{ until: now + this.options.handoffWindowMs, ownerOf: previous }, ...this.#handoffs.filter((h) => h.until > now)].slice(0, 4);
     this.#rebalancer.schedule();
     for (const listener of this.#ownershipListeners) listener();
+    this.#checkHandoffs();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -527,6 +538,36 @@ export class MeshNode implements RouteTarget {
     }
   }
 
+  /**
+   * The digest of the current ownership: the sorted owners and, for ranges, the agreed table's
+   * version. Two nodes with the same digest route every key the same way.
+   */
+  #ownershipDigest(): bigint {
+    const version = this.#partitioner.kind === 'range' ? String(this.#partitioner.describe().version) : '';
+    const h = createHash('sha256').update(this.#owned.join('\n')).update('\0').update(version).digest();
+    return h.readBigUInt64LE(0);
+  }
+
+  /**
+   * Closes the hand-off windows early once every member that may still hold keys for this node
+   * has said it handed everything over under the same ownership: from then on a miss is a miss,
+   * and costs no round trip to a previous owner. (The window's time limit stays as a fallback.)
+   */
+  #checkHandoffs(): void {
+    if (this.#handoffs.length === 0) return;
+    const digest = this.#ownershipDigest();
+    const recent = Date.now() - this.options.handoffWindowMs;
+    for (const m of this.#membership.members()) {
+      if (m.nodeId === this.nodeId || m.state === 'dead') continue;
+      if (m.state === 'left' && m.stateChangedAt < recent) continue;
+      if (this.#doneBy.get(m.nodeId) !== digest) return;
+    }
+    this.#handoffs = [];
+    this.counters.handoffsClosedEarly++;
+    this.#log?.debug?.({ digest: String(digest) }, 'mesh: every previous owner has handed its keys over');
+    for (const listener of this.#ownershipListeners) listener();
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Frames from peers
 
@@ -544,14 +585,20 @@ export class MeshNode implements RouteTarget {
       case MessageType.Forward:
         void this.#onForward(frame.body, frame.flags, reply);
         return;
-      case MessageType.Command:
-        void this.#onCommand(frame.body.args, frame.body.resp as 2 | 3, frame.flags, reply);
+      case MessageType.Command: {
+        const { args, resp } = frame.body;
+        this.#inPeerOrder(from.nodeId, () => this.#onCommand(args, resp as 2 | 3, frame.flags, reply));
         return;
+      }
       case MessageType.Rebalance:
         reply({ type: MessageType.RebalanceAck, body: this.#onRebalance(frame.body) });
         return;
       case MessageType.NodeStats:
         this.#peerStats.set(from.nodeId, { keys: Number(frame.body.keys), bytes: Number(frame.body.bytes), at: Date.now() });
+        return;
+      case MessageType.HandoffDone:
+        this.#doneBy.set(from.nodeId, frame.body.digest);
+        this.#checkHandoffs();
         return;
       default:
         this.counters.unexpectedFrames++;
@@ -601,32 +648,65 @@ export class MeshNode implements RouteTarget {
     }
   }
 
-  async #onCommand(rawArgs: Uint8Array[], resp: 2 | 3, flags: number, reply: (f: OutgoingFrame) => void): Promise<void> {
+  /**
+   * Runs a command a peer forwarded. Returns when its reply is sent (`done`) and whether it had to
+   * wait for a hand-off pull before running here (`ordered`: the peer's later commands wait too).
+   */
+  #onCommand(rawArgs: Uint8Array[], resp: 2 | 3, flags: number, reply: (f: OutgoingFrame) => void): { done: Promise<void>; ordered: boolean } {
     this.counters.served++;
     const args = rawArgs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
     const client = peerClient(resp);
-    let out: Buffer;
+    const send = (out: Buffer) => reply({ type: MessageType.CommandReply, body: { reply: out } });
+    const now = (out: Buffer) => {
+      send(out);
+      return { done: Promise.resolve(), ordered: false };
+    };
+    const later = (p: Promise<Buffer>, ordered: boolean) => ({
+      done: p.then(send, (err: unknown) => send(errorBuffer(errorReply(err)))),
+      ordered,
+    });
     const spec = args.length > 0 ? this.#server.commands.lookup(args[0].toString('latin1')) : undefined;
     const keyed = spec !== undefined && spec.firstKey > 0 && (spec.arity > 0 ? args.length === spec.arity : args.length >= -spec.arity);
     if (keyed && (flags & FrameFlag.NoReroute) !== 0) {
       // Served here whatever our view says; the keys we own may still be on their previous owner.
       const owned = keyIndexes(spec, args.length).map((i) => args[i]).filter((k) => this.remoteOwner(k) === undefined);
       const pull = owned.length === 0 ? null : this.pullMoved(owned);
-      if (pull !== null) await pull;
-      out = this.#executor(args, client);
-    } else if (keyed) {
-      // Route with our own view: forwards once more (NoReroute) if it disagrees with the sender's.
-      const routed = routeCommand(spec, args, {
-        remoteOwner: (k) => this.remoteOwner(k),
-        forwardCommand: (id, a, r) => { this.counters.rerouted++; return this.forwardCommand(id, a, r, FrameFlag.NoReroute); },
-        pullMoved: (keys) => this.pullMoved(keys),
-      }, resp, (a) => this.#executor(a, client));
-      out = routed === null ? this.#executor(args, client) : await routed;
-    } else {
-      out = this.#executor(args, client);
+      return pull === null ? now(this.#executor(args, client)) : later(pull.then(() => this.#executor(args, client)), true);
     }
-    reply({ type: MessageType.CommandReply, body: { reply: out } });
+    if (!keyed) return now(this.#executor(args, client));
+    // Route with our own view: forwards once more (NoReroute) if it disagrees with the sender's.
+    const routed = routeCommand(spec, args, {
+      remoteOwner: (k) => this.remoteOwner(k),
+      forwardCommand: (id, a, r) => { this.counters.rerouted++; return this.forwardCommand(id, a, r, FrameFlag.NoReroute); },
+      pullMoved: (keys) => this.pullMoved(keys),
+    }, resp, (a) => this.#executor(a, client));
+    return routed === null ? now(this.#executor(args, client)) : later(routed, routed[kOrdered] === true);
   }
+
+  /**
+   * Runs a peer's commands in arrival order: while one waits for a hand-off pull, the ones after
+   * it (from the same peer) wait behind it rather than run first.
+   */
+  #inPeerOrder(peer: string, run: () => { done: Promise<void>; ordered: boolean }): void {
+    const barrier = this.#peerBarriers.get(peer);
+    if (barrier === undefined) {
+      const r = run();
+      if (r.ordered) this.#holdPeer(peer, r.done);
+      return;
+    }
+    this.#holdPeer(peer, barrier.then(() => run().done));
+  }
+
+  #holdPeer(peer: string, p: Promise<void>): void {
+    const settled = p.then(undefined, (err: unknown) => {
+      this.#log?.warn({ peer, err: (err as Error)?.message }, 'mesh: a forwarded command failed');
+    });
+    this.#peerBarriers.set(peer, settled);
+    void settled.then(() => {
+      if (this.#peerBarriers.get(peer) === settled) this.#peerBarriers.delete(peer);
+    });
+  }
+
 
   /** Stores a hand-off batch: only keys absent here (a write made here since wins). */
   #onRebalance(body: RebalanceBody): { epoch: bigint; stored: number } {

@@ -43,6 +43,8 @@ export interface RebalancerDeps {
    * split ranges that grew too large. Null for the hash partitioner.
    */
   rangeStats: ((entries: Array<[Uint8Array, number]>) => number) | null;
+  /** After a pass that left nothing pending and ran under one ownership throughout. */
+  onPassComplete(): void;
 }
 
 export interface RebalanceStats {
@@ -178,6 +180,7 @@ export class Rebalancer {
     this.#stats.lastPassMs = Date.now() - started;
     this.#lastPassAt = Date.now();
     if (this.#d.epoch() !== epoch) this.#again = true;
+    else if (pending === 0 && !this.#stopped) this.#d.onPassComplete();
     return pending;
   }
 

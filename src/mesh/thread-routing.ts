@@ -16,7 +16,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Cache } from '../cache/cache.js';
 import { SharedRing } from '../core/ring.js';
 import type { ClientState, CommandRouting, CommandSpec, ServerState } from '../server/commands/registry.js';
-import { keyIndexes } from './command-router.js';
+import { kOrdered, keyIndexes, type RoutedReply } from './command-router.js';
 import { errorBuffer, peerClient, runSpec } from './executor.js';
 import type { MeshNode } from './node.js';
 
@@ -42,12 +42,18 @@ export function serveThreadRouting(node: MeshNode, server: ServerState, port: Me
   const unsubscribe = node.onOwnershipChange(announce);
   const timer = setInterval(announce, STATE_INTERVAL_MS);
   timer.unref();
-  port.on('message', (msg: RouteMessage) => {
-    if (msg?.kind !== 'route') return;
+  // The thread's requests run in the order they came; one whose part here waits for a hand-off
+  // pull holds back the ones after it (as a connection does, see kOrdered).
+  let barrier: Promise<void> | null = null;
+  const hold = (p: Promise<void>) => {
+    barrier = p;
+    void p.then(() => { if (barrier === p) barrier = null; });
+  };
+  const handle = (msg: RouteMessage): { done: Promise<void>; ordered: boolean } => {
     const args = msg.args.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
     const client: ClientState = { ...peerClient(msg.resp), db: msg.db };
     const spec = server.commands.lookup(args[0].toString('latin1'));
-    let reply: Promise<Buffer>;
+    let reply: RoutedReply;
     if (spec === undefined) {
       reply = Promise.resolve(errorBuffer(`ERR unknown command '${args[0].toString('latin1')}'`));
     } else {
@@ -57,10 +63,20 @@ export function serveThreadRouting(node: MeshNode, server: ServerState, port: Me
         reply = Promise.reject(err);
       }
     }
-    reply.then(
+    const done = reply.then(
       (r) => port.postMessage({ kind: 'reply', id: msg.id, reply: r } satisfies ReplyMessage),
       (err: unknown) => port.postMessage({ kind: 'reply', id: msg.id, reply: errorBuffer(`ERR ${(err as Error).message}`) } satisfies ReplyMessage),
     );
+    return { done, ordered: reply[kOrdered] === true };
+  };
+  port.on('message', (msg: RouteMessage) => {
+    if (msg?.kind !== 'route') return;
+    if (barrier !== null) {
+      hold(barrier.then(() => handle(msg).done));
+      return;
+    }
+    const r = handle(msg);
+    if (r.ordered) hold(r.done);
   });
   return () => {
     clearInterval(timer);
@@ -76,6 +92,12 @@ export class ThreadRouting implements CommandRouting {
   readonly #pending = new Map<number, (reply: Buffer) => void>();
   #nextId = 1;
   #state: StateMessage | null = null;
+  /**
+   * Requests sent while a hand-off window was open and not answered yet. Until they are, the
+   * thread keeps sending everything to the main thread even after the window closes: a command
+   * run here could otherwise overtake one of them on the same key.
+   */
+  #windowRequests = 0;
 
   constructor(cache: Cache, port: MessagePort) {
     this.#port = port;
@@ -93,7 +115,8 @@ export class ThreadRouting implements CommandRouting {
 
   routeCommand(spec: CommandSpec, args: Buffer[], client: ClientState): Promise<Buffer> | null {
     const s = this.#state;
-    if (s !== null && s.partitioner === 'hash' && spec.name !== 'mesh' && s.handoffUntil <= Date.now()) {
+    const windowOpen = s !== null && s.handoffUntil > Date.now();
+    if (s !== null && s.partitioner === 'hash' && spec.name !== 'mesh' && !windowOpen && this.#windowRequests === 0) {
       let local = true;
       for (const i of keyIndexes(spec, args.length)) {
         if (this.#ring.lookup(args[i]) !== s.nodeId) {
@@ -104,8 +127,12 @@ export class ThreadRouting implements CommandRouting {
       if (local) return null;
     }
     const id = this.#nextId++;
+    if (windowOpen) this.#windowRequests++;
     return new Promise<Buffer>((resolve) => {
-      this.#pending.set(id, resolve);
+      this.#pending.set(id, (reply) => {
+        if (windowOpen) this.#windowRequests--;
+        resolve(reply);
+      });
       this.#port.postMessage({ kind: 'route', id, args, resp: client.resp, db: client.db } satisfies RouteMessage);
     });
   }

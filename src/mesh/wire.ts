@@ -128,6 +128,11 @@ export const MessageType = {
   RangeSplit: 20,
   /** 21: the sender's key count and bytes (partition balance), sent periodically to every member. */
   NodeStats: 21,
+  /**
+   * 22: the sender has handed over every key it held for other owners under the ownership whose
+   * digest this is (a rebalance pass ended with nothing pending): new owners stop asking it.
+   */
+  HandoffDone: 22,
 } as const;
 /** A message type number. */
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
@@ -197,6 +202,8 @@ export interface RangeTableBody { version: bigint; coordinator: string; ranges: 
 export interface RangeSplitBody { version: bigint; at: Uint8Array }
 /** NodeStats: how many keys and bytes the sender holds, and its partitioner epoch. */
 export interface NodeStatsBody { keys: bigint; bytes: bigint; epoch: bigint }
+/** HandoffDone: the digest of the ownership (members, and the range table's version) the pass ran under. */
+export interface HandoffDoneBody { digest: bigint }
 /** Rebalance: a batch for ring `epoch` (≤ MAX_REBALANCE_ENTRIES entries). */
 export interface RebalanceBody { epoch: bigint; entries: RebalanceEntry[] }
 /** RebalanceAck: how many entries of the batch for `epoch` were stored. */
@@ -225,6 +232,7 @@ export interface BodyByType {
   [MessageType.RangeTable]: RangeTableBody;
   [MessageType.RangeSplit]: RangeSplitBody;
   [MessageType.NodeStats]: NodeStatsBody;
+  [MessageType.HandoffDone]: HandoffDoneBody;
 }
 
 /** A decoded (or to-be-encoded) frame; `type` selects the body's shape. */
@@ -509,6 +517,7 @@ const BODY_DECODERS: Record<MessageType, BodyDecoder> = {
   },
   [MessageType.RangeSplit]: (r): RangeSplitBody => ({ version: r.u64('version'), at: r.bytes(2, MAX_KEY_BYTES, 'split key') }),
   [MessageType.NodeStats]: (r): NodeStatsBody => ({ keys: r.u64('keys'), bytes: r.u64('bytes'), epoch: r.u64('epoch') }),
+  [MessageType.HandoffDone]: (r): HandoffDoneBody => ({ digest: r.u64('digest') }),
 };
 
 /**
@@ -771,6 +780,7 @@ const BODY_ENCODERS: Record<MessageType, BodyEncoder> = {
     w.u64(checkU64(b.bytes, 'body.bytes'));
     w.u64(checkU64(b.epoch, 'body.epoch'));
   },
+  [MessageType.HandoffDone]: (w, b) => w.u64(checkU64(b.digest, 'body.digest')),
 };
 
 /**

@@ -62,6 +62,8 @@ export const MESH_PATH = '/mesh';
 export const DEFAULT_MESH_PORT = 7380;
 /** How long `close()` waits for peers to answer the close handshake before cutting their sockets. */
 export const CLOSE_GRACE_MS: Milliseconds = 1000;
+/** Frames at least this large are written at once rather than corked until the end of the tick. */
+export const CORK_MAX_FRAME_BYTES = 64 * 1024;
 
 /** Close reason for a Hello that carries our own node id (a node dialled itself, e.g. as a seed). */
 export const REASON_SELF = 'meshcache: connected to itself';
@@ -304,6 +306,12 @@ class Connection {
   lastError: Error | null = null;
   /** Outgoing only: requests in flight, by requestId. */
   readonly pending = new Map<number, Pending>();
+  /** The socket is corked until the end of this tick (see WsTransport.#cork). */
+  corked = false;
+  /** Frame bytes written while corked this tick. */
+  corkedBytes = 0;
+  /** Which cork the pending end-of-tick uncork belongs to. */
+  corkGeneration = 0;
   /** Outgoing only: settles the dial once the handshake completes or fails. */
   dial: { resolve: (c: Connection) => void; reject: (err: TransportError) => void } | null = null;
 
@@ -627,6 +635,40 @@ export class WsTransport implements Transport {
   }
 
   /**
+   * Corks the connection's socket until the current tick's work (promise continuations included)
+   * is done, so the frames sent meanwhile — a pipeline's forwarded commands, a burst of replies —
+   * leave in one write instead of one syscall each (profiling showed those writes as the largest
+   * cost of forwarding). `_socket` is ws's own field for the underlying socket.
+   */
+  #cork(conn: Connection, bytes: number): void {
+    const socket = (conn.ws as unknown as { _socket?: { cork?: () => void; uncork?: () => void } })._socket;
+    if (typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') return;
+    if (bytes >= CORK_MAX_FRAME_BYTES) {
+      // A large frame goes out at once (after what is corked), so bufferedAmount shows it.
+      if (conn.corked) {
+        conn.corked = false;
+        conn.corkedBytes = 0;
+        socket.uncork();
+      }
+      return;
+    }
+    if (!conn.corked) {
+      socket.cork();
+      conn.corked = true;
+      const generation = ++conn.corkGeneration;
+      process.nextTick(() => {
+        if (conn.corkGeneration === generation) {
+          conn.corked = false;
+          conn.corkedBytes = 0;
+        }
+        socket.uncork!();
+      });
+    }
+    // ws adds a frame header of at most 14 bytes (8-byte length, client mask) to each message.
+    conn.corkedBytes += bytes + 14;
+  }
+
+  /**
    * Queues encoded bytes on an open connection. Returns ERR_MESH_BACKPRESSURE (without writing)
    * when the queue is not empty and the frame would take it past maxBufferedBytes.
    */
@@ -634,10 +676,12 @@ export class WsTransport implements Transport {
     if (conn.stage === 'closed' || conn.ws.readyState !== WebSocket.OPEN) {
       return new TransportError('ERR_MESH_CLOSED', `connection to ${conn.remote} closed`);
     }
-    const queued = conn.ws.bufferedAmount;
+    // Small frames corked during this tick are not a queue yet: they leave at the end of the tick.
+    const queued = conn.ws.bufferedAmount - (conn.corked ? conn.corkedBytes : 0);
     if (queued > 0 && queued + bytes.length > this.#o.maxBufferedBytes) {
       return new TransportError('ERR_MESH_BACKPRESSURE', `${queued} bytes already queued to ${conn.remote}; ${bytes.length} more would pass maxBufferedBytes (${this.#o.maxBufferedBytes})`);
     }
+    this.#cork(conn, bytes.length);
     conn.ws.send(bytes, { binary: true });
     this.#stats.framesSent++;
     this.#stats.bytesSent += bytes.length;

@@ -12,6 +12,7 @@ import { RespParser } from '../resp/parser.js';
 import { RespWriter } from '../resp/writer.js';
 import { CacheError } from '../errors.js';
 import { ERR, type ClientState, type CommandContext, type CommandTable, type ServerState } from './commands/registry.js';
+import { kOrdered, type RoutedReply } from '../mesh/command-router.js';
 
 /** Commands a client may send before AUTH when a password is set. */
 const NO_AUTH_NEEDED = new Set(['auth', 'hello', 'quit']);
@@ -85,6 +86,8 @@ export class Connection implements CommandContext {
   readonly #slots: ReplySlot[] = [];
   /** Routed commands waiting for their reply. */
   #routed = 0;
+  /** Routed commands whose part here waits for a pull: nothing after them runs meanwhile. */
+  #barriers = 0;
 
   constructor(
     socket: Socket, id: number, readonly cache: CommandContext['cache'], readonly server: ServerState,
@@ -137,7 +140,7 @@ export class Connection implements CommandContext {
   #run(): void {
     // Idle time (CLIENT LIST) is stamped once per batch of pipelined commands, not per command.
     this.client.lastCommandAt = Date.now();
-    while (!this.client.closing && !this.#closed && !this.#paused && this.#routed < MAX_ROUTED_IN_FLIGHT) {
+    while (!this.client.closing && !this.#closed && !this.#paused && this.#routed < MAX_ROUTED_IN_FLIGHT && this.#barriers === 0) {
       // Redis's caps for clients that have not authenticated apply to each request as it is read.
       this.#parser.unauthenticated = !this.client.authenticated;
       const args = this.#parser.next();
@@ -179,7 +182,7 @@ export class Connection implements CommandContext {
         if (mesh !== null && (spec.firstKey > 0 || spec.name === 'mesh')) {
           const routed = mesh.routeCommand(spec, args, this.client, this.server);
           if (routed !== null) {
-            this.#awaitRouted(routed, name, started);
+            this.#awaitRouted(routed, name, started, (routed as RoutedReply)[kOrdered] === true);
             return;
           }
         }
@@ -195,12 +198,17 @@ export class Connection implements CommandContext {
     this.#hooks.onCommand(name, Math.round((performance.now() - started) * 1e6), ok, false);
   }
 
-  /** Keeps a slot for a routed command's reply; the replies after it wait behind it. */
-  #awaitRouted(reply: Promise<Buffer>, name: string, started: number): void {
+  /**
+   * Keeps a slot for a routed command's reply; the replies after it wait behind it. An `ordered`
+   * one (its part here waits for a hand-off pull) also holds back the execution of the commands
+   * after it until it settles.
+   */
+  #awaitRouted(reply: Promise<Buffer>, name: string, started: number, ordered: boolean): void {
     if (this.out.length > 0) this.#slots.push({ data: this.out.take() });
     const slot: ReplySlot = { data: null };
     this.#slots.push(slot);
     this.#routed++;
+    if (ordered) this.#barriers++;
     reply.then((data) => {
       slot.data = data;
       this.#hooks.onCommand(name, Math.round((performance.now() - started) * 1e6), data[0] !== 0x2d, true);
@@ -209,8 +217,9 @@ export class Connection implements CommandContext {
       this.#hooks.onCommand(name, Math.round((performance.now() - started) * 1e6), false, true);
     }).finally(() => {
       this.#routed--;
+      if (ordered) this.#barriers--;
       if (this.#closed) return;
-      const resume = this.#routed === MAX_ROUTED_IN_FLIGHT - 1;
+      const resume = this.#routed === MAX_ROUTED_IN_FLIGHT - 1 || (ordered && this.#barriers === 0);
       this.#flush();
       if (resume && !this.#paused) setImmediate(() => { if (!this.#closed && !this.#paused) this.#run(); });
     });

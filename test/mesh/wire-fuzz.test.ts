@@ -79,6 +79,7 @@ fuzz(`returns ok or an error for ${ITERATIONS} random and mutated frames, never 
       }
       case MessageType.RangeSplit: return { ...head, type, body: { version: u64(), at: bytes(16) } };
       case MessageType.NodeStats: return { ...head, type, body: { keys: u64(), bytes: u64(), epoch: u64() } };
+      case MessageType.HandoffDone: return { ...head, type, body: { digest: u64() } };
       default: throw new Error(`randomFrame has no case for message type ${type satisfies never}`);
     }
   }

@@ -106,6 +106,8 @@ function sampleFrames(): MeshFrame[] {
     { ...head, type: MessageType.RangeSplit, body: { version: U64_MAX, at: new Uint8Array(MAX_KEY_BYTES).fill(1) } },
     { ...head, type: MessageType.NodeStats, body: { keys: 0n, bytes: 0n, epoch: 0n } },
     { ...head, type: MessageType.NodeStats, body: { keys: U64_MAX, bytes: 2n ** 40n, epoch: U64_MAX } },
+    { ...head, type: MessageType.HandoffDone, body: { digest: 0n } },
+    { ...head, type: MessageType.HandoffDone, body: { digest: U64_MAX } },
   ];
 }
 
@@ -151,11 +153,11 @@ const str = (s: string | Buffer): Buffer => { const x = typeof s === 'string' ? 
 
 const roundTrip = suite('encodeFrame/decodeFrame round trip');
 
-roundTrip('every message type (1..21) has a sample and survives encode → decode → encode', () => {
+roundTrip('every message type (1..22) has a sample and survives encode → decode → encode', () => {
   const frames = sampleFrames();
   const types = new Set(frames.map((f) => f.type));
   assert.equal([...types].sort((x, y) => x - y), Object.values(MessageType));
-  assert.is(types.size, 21);
+  assert.is(types.size, 22);
   for (const f of frames) {
     const bytes = encodeFrame(f);
     const back = decodeOk(bytes);
@@ -191,7 +193,7 @@ roundTrip('message type numbers are the stable, append-only values 1..21', () =>
   assert.equal(MessageType, {
     Hello: 1, HelloAck: 2, Ping: 3, Ack: 4, PingReq: 5, Suspect: 6, Alive: 7, Dead: 8, StateSync: 9, Leave: 10,
     Forward: 11, ForwardReply: 12, Rebalance: 13, RebalanceAck: 14, AuthChallenge: 15, Nack: 16, Command: 17,
-    CommandReply: 18, RangeTable: 19, RangeSplit: 20, NodeStats: 21,
+    CommandReply: 18, RangeTable: 19, RangeSplit: 20, NodeStats: 21, HandoffDone: 22,
   });
   assert.equal(ForwardOp, { Get: 1, Set: 2, Delete: 3, Has: 4 });
   assert.equal(ForwardStatus, { Ok: 0, NotFound: 1, NotOwner: 2, Error: 3 });
@@ -264,8 +266,8 @@ errors('ERR_MESH_VERSION (1003) for versions 0 and MAX + 1', () => {
   assert.equal(errorOf(raw(MAX_PROTOCOL_VERSION + 1, MessageType.Ack, body)), { code: 'ERR_MESH_VERSION', closeCode: 1003 });
 });
 
-errors('ERR_MESH_TYPE (1003) for types 0, 22 (one past NodeStats) and 255', () => {
-  for (const t of [0, 22, 255]) assert.equal(errorOf(raw(1, t, ack('a'))), { code: 'ERR_MESH_TYPE', closeCode: 1003 });
+errors('ERR_MESH_TYPE (1003) for types 0, 23 (one past HandoffDone) and 255', () => {
+  for (const t of [0, 23, 255]) assert.equal(errorOf(raw(1, t, ack('a'))), { code: 'ERR_MESH_TYPE', closeCode: 1003 });
 });
 
 errors('ERR_MESH_LENGTH (1009) for a body length over MAX_BODY_BYTES, before reading the body', () => {

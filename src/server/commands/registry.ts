@@ -56,7 +56,11 @@ export interface ServerState {
 
 /** How a connection hands a keyed command to the mesh (src/mesh/node.ts implements it). */
 export interface CommandRouting {
-  /** null: run it here, synchronously; else the whole RESP reply, computed elsewhere. */
+  /**
+   * null: run it here, synchronously; else the whole RESP reply, computed elsewhere. A reply
+   * marked with the mesh's kOrdered symbol holds back the connection's next commands until it
+   * settles.
+   */
   routeCommand(spec: CommandSpec, args: Buffer[], client: ClientState, server: ServerState): Promise<Buffer> | null;
 }
 
