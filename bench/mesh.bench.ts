@@ -24,6 +24,10 @@
  * redis-server started in the same run (the peer: what one loopback round trip costs). Prints
  * p50 / p99 and the forwarded GET's added latency.
  *
+ * Part 2b — throughput through the mesh: `redis-benchmark -t set,get -c 20 -P 16 -d 100 -r 100000
+ * -n 100000 --csv` against node A (two thirds of the keys live on B or C and are forwarded), and
+ * the same against the redis-server of part 2 (the peer) — prints requests/s and the ratio.
+ *
  * Part 3 — failure detection: SIGKILL node C, and time until A and B both log it dead; C is
  * restarted and the kill repeated (5 times). Target: under 3 s with `lan`.
  *
@@ -37,6 +41,7 @@ import { HashRing, SharedRing } from '../src/core/ring.js';
 import { Cache } from '../src/index.js';
 import { mulberry32, shuffle } from './lib/random.js';
 import { formatRate, formatRatio, machine, table, writeResults } from './lib/report.js';
+import { execFileSync } from 'node:child_process';
 import { ensureRedisTools, freePort, startProcess, toolVersion, waitForPong } from './lib/redis.js';
 import { MeshProc } from '../test/helpers/mesh-proc.js';
 import { RespClient as TestClient } from '../test/helpers/resp-client.js';
@@ -167,16 +172,26 @@ async function meshParts(): Promise<Record<string, unknown>> {
       forwarded.push((performance.now() - t) * 1000);
     }
     client.destroy();
+    const throughput = (port: number): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const line of execFileSync(tools.benchmark!, ['-p', String(port), '-t', 'set,get', '-c', '20', '-P', '16', '-d', '100', '-r', '100000', '-n', '100000', '--csv'], { encoding: 'utf8', timeout: 120_000 }).split('\n')) {
+        const m = /^"(SET|GET)","([\d.]+)"/.exec(line);
+        if (m !== null) out[m[1]] = Number(m[2]);
+      }
+      return out;
+    };
     let redisLatency: Latency | null = null;
     let redisVersion = 'not run';
-    const tools = ensureRedisTools((l) => console.log(l));
-    if ('missing' in tools) {
+    const tools = ensureRedisTools((l) => console.log(l)) as Partial<{ server: string; benchmark: string; missing: string }>;
+    let meshRps: Record<string, number> | null = null;
+    let redisRps: Record<string, number> | null = null;
+    if (tools.missing !== undefined) {
       console.log(`redis-server: ${tools.missing}`);
     } else {
       const port = await freePort();
-      redis = startProcess('redis', tools.server, ['--port', String(port), '--save', '', '--appendonly', 'no'], port);
+      redis = startProcess('redis', tools.server!, ['--port', String(port), '--save', '', '--appendonly', 'no'], port);
       await waitForPong(port, 10_000, () => undefined);
-      redisVersion = toolVersion(tools.server);
+      redisVersion = toolVersion(tools.server!);
       const rc = await TestClient.connect(port);
       for (let i = 0; i < 1000; i++) await rc.call('SET', localKeys[i], value);
       for (let i = 0; i < 500; i++) await rc.call('GET', localKeys[i]);
@@ -188,6 +203,8 @@ async function meshParts(): Promise<Record<string, unknown>> {
       }
       rc.destroy();
       redisLatency = summarize(samples);
+      meshRps = throughput(a.port);
+      redisRps = throughput(port);
     }
     const l = summarize(local);
     const f = summarize(forwarded);
@@ -200,6 +217,13 @@ async function meshParts(): Promise<Record<string, unknown>> {
     console.log(table(['GET', 'p50', 'p99', 'mean'], rows2));
     console.log(`\nforwarding adds ${(f.p50 - l.p50).toFixed(0)} µs at p50, ${(f.p99 - l.p99).toFixed(0)} µs at p99` +
       (redisLatency === null ? '' : `; local GET p50 = ${(l.p50 / redisLatency.p50).toFixed(2)}× redis's`));
+
+    if (meshRps !== null && redisRps !== null) {
+      console.log('\nredis-benchmark -t set,get -c 20 -P 16 -d 100 -r 100000 -n 100000 (requests/s)\n');
+      console.log(table(['test', 'mesh node A (2/3 forwarded)', 'redis-server', 'mesh / redis'], ['SET', 'GET'].map((t) => [
+        t, formatRate(meshRps![t] ?? 0), formatRate(redisRps![t] ?? 0), formatRatio(meshRps![t], redisRps![t]),
+      ])));
+    }
 
     // Part 3: detection.
     const detections: number[] = [];
@@ -228,7 +252,7 @@ async function meshParts(): Promise<Record<string, unknown>> {
     const sorted = [...detections].sort((x, y) => x - y);
     console.log(`\nSIGKILL → dead on both other nodes (lan preset), 5 kills: ${detections.join(', ')} ms; median ${pct(sorted, 0.5)} ms, max ${sorted[4]} ms (target < 3000 ms)`);
     const susp = await Promise.all([a, b].map(async (p) => Number(String(await p.call('INFO', 'mesh')).match(/mesh_suspicions_raised:(\d+)/)?.[1])));
-    return { getLatencyUs: { local: l, forwarded: f, redis: redisLatency, redisVersion }, detectionMs: detections, suspicionsRaisedByObservers: susp };
+    return { getLatencyUs: { local: l, forwarded: f, redis: redisLatency, redisVersion }, throughputRps: { mesh: meshRps, redis: redisRps }, detectionMs: detections, suspicionsRaisedByObservers: susp };
   } finally {
     for (const p of procs) p.kill();
     await Promise.all(procs.map((p) => p.exited));
