@@ -32,13 +32,16 @@ import { RangePartitioner } from './range.js';
 import { Rebalancer } from './rebalancer.js';
 import { TransportError, type OutgoingFrame, type PeerInfo, type Transport } from './transport.js';
 import {
-  ForwardOp, ForwardStatus, FrameFlag, MessageType, type ForwardBody, type ForwardReplyBody, type MeshFrame,
-  type RebalanceBody,
+  ForwardOp, ForwardStatus, FrameFlag, MAX_BATCH_COMMANDS, MessageType, type BatchedCommand, type ForwardBody,
+  type ForwardReplyBody, type MeshFrame, type RebalanceBody,
 } from './wire.js';
 import { WsTransport } from './ws-transport.js';
 
 /** Milliseconds. */
 type Milliseconds = number;
+
+/** Bytes of forwarded commands gathered in one CommandBatch at most (a larger command goes alone). */
+const BATCH_MAX_BYTES = 4 * 1024 * 1024;
 
 /** A logger with pino's shape (the sidecar passes its pino logger). */
 export type MeshLogger = MembershipLogger;
@@ -257,6 +260,8 @@ export class MeshNode implements RouteTarget {
   readonly #ownershipListeners = new Set<() => void>();
   /** Whether ownership has ever included another member (false until the first join). */
   #metPeers = false;
+  /** Commands to forward, per peer, gathered until the end of the tick. */
+  readonly #outBatches = new Map<string, { items: Array<{ command: BatchedCommand; resolve: (reply: Buffer) => void }>; bytes: number }>();
   /** Per peer: the forwarded command its later commands wait behind (a hand-off pull). */
   readonly #peerBarriers = new Map<string, Promise<void>>();
   /** The owners the partitioner was last given, sorted. */
@@ -455,15 +460,61 @@ export class MeshNode implements RouteTarget {
     return routeCommand(spec, args, this, client.resp, (a) => runSpec(spec, a, this.cache, client, server));
   }
 
-  async forwardCommand(nodeId: string, args: Buffer[], resp: 2 | 3, flags = 0): Promise<Buffer> {
+  /**
+   * Runs `args` on `nodeId` and resolves with its RESP reply (a CLUSTERDOWN error reply when it
+   * cannot be reached). Commands for one peer within one tick travel as one CommandBatch frame
+   * (a pipeline's forwarded commands, many clients' at once): one frame, one reply, one write.
+   */
+  forwardCommand(nodeId: string, args: Buffer[], resp: 2 | 3, flags = 0): Promise<Buffer> {
     this.counters.forwarded++;
+    let bytes = 8;
+    for (const a of args) bytes += a.length + 4;
+    let batch = this.#outBatches.get(nodeId);
+    // A batch stays well under the frame's body cap: a large command goes out after what is queued.
+    if (batch !== undefined && batch.bytes + bytes > BATCH_MAX_BYTES) {
+      void this.#sendBatch(nodeId);
+      batch = undefined;
+    }
+    if (batch === undefined) {
+      batch = { items: [], bytes: 0 };
+      this.#outBatches.set(nodeId, batch);
+      process.nextTick(() => void this.#sendBatch(nodeId));
+    }
+    const b = batch;
+    return new Promise<Buffer>((resolve) => {
+      b.items.push({ command: { flags, resp, args }, resolve });
+      b.bytes += bytes;
+      if (b.items.length >= MAX_BATCH_COMMANDS) void this.#sendBatch(nodeId);
+    });
+  }
+
+  /** Sends what is queued for `nodeId`: one Command, or a CommandBatch. */
+  async #sendBatch(nodeId: string): Promise<void> {
+    const queued = this.#outBatches.get(nodeId);
+    if (queued === undefined || queued.items.length === 0) return;
+    this.#outBatches.delete(nodeId);
+    const batch = queued.items;
+    const fail = (err: unknown) => {
+      this.counters.forwardErrors += batch.length;
+      const out = errorBuffer(`CLUSTERDOWN the owner of this key (${nodeId}) cannot be reached: ${(err as Error).message}`);
+      for (const b of batch) b.resolve(out);
+    };
     try {
-      const reply = await this.#transport.request(this.#addressOf(nodeId), { type: MessageType.Command, flags, body: { resp, args } }, this.options.forwardTimeoutMs);
-      if (reply.type !== MessageType.CommandReply) throw new Error(`unexpected reply type ${reply.type}`);
-      return Buffer.from(reply.body.reply);
+      const address = this.#addressOf(nodeId);
+      if (batch.length === 1) {
+        const { command, resolve } = batch[0];
+        const reply = await this.#transport.request(address, { type: MessageType.Command, flags: command.flags, body: { resp: command.resp, args: command.args } }, this.options.forwardTimeoutMs);
+        if (reply.type !== MessageType.CommandReply) throw new Error(`unexpected reply type ${reply.type}`);
+        resolve(Buffer.from(reply.body.reply));
+        return;
+      }
+      const reply = await this.#transport.request(address, { type: MessageType.CommandBatch, body: { commands: batch.map((b) => b.command) } }, this.options.forwardTimeoutMs);
+      if (reply.type !== MessageType.CommandBatchReply || reply.body.replies.length !== batch.length) {
+        throw new Error(`unexpected reply to a batch of ${batch.length} (type ${reply.type})`);
+      }
+      batch.forEach((b, i) => b.resolve(Buffer.from(reply.body.replies[i])));
     } catch (err) {
-      this.counters.forwardErrors++;
-      return errorBuffer(`CLUSTERDOWN the owner of this key (${nodeId}) cannot be reached: ${(err as Error).message}`);
+      fail(err);
     }
   }
 
@@ -590,6 +641,11 @@ export class MeshNode implements RouteTarget {
         this.#inPeerOrder(from.nodeId, () => this.#onCommand(args, resp as 2 | 3, frame.flags, reply));
         return;
       }
+      case MessageType.CommandBatch: {
+        const { commands } = frame.body;
+        this.#inPeerOrder(from.nodeId, () => this.#onCommandBatch(commands, reply));
+        return;
+      }
       case MessageType.Rebalance:
         reply({ type: MessageType.RebalanceAck, body: this.#onRebalance(frame.body) });
         return;
@@ -649,38 +705,69 @@ export class MeshNode implements RouteTarget {
   }
 
   /**
-   * Runs a command a peer forwarded. Returns when its reply is sent (`done`) and whether it had to
-   * wait for a hand-off pull before running here (`ordered`: the peer's later commands wait too).
+   * Runs a command a peer forwarded: the reply (now, or a promise) and whether it had to wait for
+   * a hand-off pull before running here (`ordered`: the peer's later commands wait too).
    */
-  #onCommand(rawArgs: Uint8Array[], resp: 2 | 3, flags: number, reply: (f: OutgoingFrame) => void): { done: Promise<void>; ordered: boolean } {
+  #runCommand(rawArgs: Uint8Array[], resp: 2 | 3, flags: number): { reply: Buffer | Promise<Buffer>; ordered: boolean } {
     this.counters.served++;
     const args = rawArgs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
     const client = peerClient(resp);
-    const send = (out: Buffer) => reply({ type: MessageType.CommandReply, body: { reply: out } });
-    const now = (out: Buffer) => {
-      send(out);
-      return { done: Promise.resolve(), ordered: false };
-    };
-    const later = (p: Promise<Buffer>, ordered: boolean) => ({
-      done: p.then(send, (err: unknown) => send(errorBuffer(errorReply(err)))),
-      ordered,
-    });
     const spec = args.length > 0 ? this.#server.commands.lookup(args[0].toString('latin1')) : undefined;
     const keyed = spec !== undefined && spec.firstKey > 0 && (spec.arity > 0 ? args.length === spec.arity : args.length >= -spec.arity);
     if (keyed && (flags & FrameFlag.NoReroute) !== 0) {
       // Served here whatever our view says; the keys we own may still be on their previous owner.
       const owned = keyIndexes(spec, args.length).map((i) => args[i]).filter((k) => this.remoteOwner(k) === undefined);
       const pull = owned.length === 0 ? null : this.pullMoved(owned);
-      return pull === null ? now(this.#executor(args, client)) : later(pull.then(() => this.#executor(args, client)), true);
+      if (pull === null) return { reply: this.#executor(args, client), ordered: false };
+      return { reply: pull.then(() => this.#executor(args, client)), ordered: true };
     }
-    if (!keyed) return now(this.#executor(args, client));
+    if (!keyed) return { reply: this.#executor(args, client), ordered: false };
     // Route with our own view: forwards once more (NoReroute) if it disagrees with the sender's.
     const routed = routeCommand(spec, args, {
       remoteOwner: (k) => this.remoteOwner(k),
       forwardCommand: (id, a, r) => { this.counters.rerouted++; return this.forwardCommand(id, a, r, FrameFlag.NoReroute); },
       pullMoved: (keys) => this.pullMoved(keys),
     }, resp, (a) => this.#executor(a, client));
-    return routed === null ? now(this.#executor(args, client)) : later(routed, routed[kOrdered] === true);
+    if (routed === null) return { reply: this.#executor(args, client), ordered: false };
+    return { reply: routed, ordered: routed[kOrdered] === true };
+  }
+
+  /** A Command frame: runs it and sends the reply. */
+  #onCommand(args: Uint8Array[], resp: 2 | 3, flags: number, reply: (f: OutgoingFrame) => void): { done: Promise<void>; ordered: boolean } {
+    const r = this.#runCommand(args, resp, flags);
+    const send = (out: Buffer) => reply({ type: MessageType.CommandReply, body: { reply: out } });
+    if (Buffer.isBuffer(r.reply)) {
+      send(r.reply);
+      return { done: Promise.resolve(), ordered: false };
+    }
+    return { done: r.reply.then(send, (err: unknown) => send(errorBuffer(errorReply(err)))), ordered: r.ordered };
+  }
+
+  /**
+   * A CommandBatch frame: runs its commands in order (one waiting for a pull holds back the rest)
+   * and answers once with every reply.
+   */
+  #onCommandBatch(commands: BatchedCommand[], reply: (f: OutgoingFrame) => void): { done: Promise<void>; ordered: boolean } {
+    const replies: Array<Buffer | Promise<Buffer>> = [];
+    let barrier: Promise<unknown> | null = null;
+    for (const c of commands) {
+      if (barrier === null) {
+        const r = this.#runCommand(c.args, c.resp as 2 | 3, c.flags);
+        replies.push(r.reply);
+        if (r.ordered) barrier = r.reply as Promise<Buffer>;
+      } else {
+        const p: Promise<Buffer> = barrier.then(() => this.#runCommand(c.args, c.resp as 2 | 3, c.flags).reply);
+        replies.push(p);
+        barrier = p;
+      }
+    }
+    const send = (out: Buffer[]) => reply({ type: MessageType.CommandBatchReply, body: { replies: out } });
+    if (replies.every((r) => Buffer.isBuffer(r))) {
+      send(replies as Buffer[]);
+      return { done: Promise.resolve(), ordered: false };
+    }
+    const all = Promise.all(replies.map((r) => Promise.resolve(r).then(undefined, (err: unknown) => errorBuffer(errorReply(err)))));
+    return { done: all.then(send), ordered: barrier !== null };
   }
 
   /**

@@ -64,6 +64,8 @@ export const MAX_GOSSIP_ITEMS = 64;
 export const MAX_COMMAND_ARGS = 65_535;
 /** Most ranges in one RangeTable. */
 export const MAX_RANGES = 65_535;
+/** Most commands in one CommandBatch (and replies in its reply). */
+export const MAX_BATCH_COMMANDS = 4096;
 
 /** Frame flag bits (the header's `flags`). Unknown bits are ignored. */
 export const FrameFlag = {
@@ -133,6 +135,13 @@ export const MessageType = {
    * digest this is (a rebalance pass ended with nothing pending): new owners stop asking it.
    */
   HandoffDone: 22,
+  /**
+   * 23: several RESP commands for one owner in one frame (those a node forwards to the same peer
+   * within one tick), run in order; answered by CommandBatchReply.
+   */
+  CommandBatch: 23,
+  /** 24: the replies to a CommandBatch, one per command, in order. */
+  CommandBatchReply: 24,
 } as const;
 /** A message type number. */
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
@@ -204,6 +213,12 @@ export interface RangeSplitBody { version: bigint; at: Uint8Array }
 export interface NodeStatsBody { keys: bigint; bytes: bigint; epoch: bigint }
 /** HandoffDone: the digest of the ownership (members, and the range table's version) the pass ran under. */
 export interface HandoffDoneBody { digest: bigint }
+/** One command of a CommandBatch: its frame flags (FrameFlag), protocol and words. */
+export interface BatchedCommand { flags: number; resp: number; args: Uint8Array[] }
+/** CommandBatch: commands to run in order (≤ MAX_BATCH_COMMANDS). */
+export interface CommandBatchBody { commands: BatchedCommand[] }
+/** CommandBatchReply: one RESP reply per command of the batch, in order. */
+export interface CommandBatchReplyBody { replies: Uint8Array[] }
 /** Rebalance: a batch for ring `epoch` (≤ MAX_REBALANCE_ENTRIES entries). */
 export interface RebalanceBody { epoch: bigint; entries: RebalanceEntry[] }
 /** RebalanceAck: how many entries of the batch for `epoch` were stored. */
@@ -233,6 +248,8 @@ export interface BodyByType {
   [MessageType.RangeSplit]: RangeSplitBody;
   [MessageType.NodeStats]: NodeStatsBody;
   [MessageType.HandoffDone]: HandoffDoneBody;
+  [MessageType.CommandBatch]: CommandBatchBody;
+  [MessageType.CommandBatchReply]: CommandBatchReplyBody;
 }
 
 /** A decoded (or to-be-encoded) frame; `type` selects the body's shape. */
@@ -294,6 +311,8 @@ const MIN_MEMBER_BYTES: Bytes = 2 + 1 + 2 + 8 + 1;
 const MIN_ENTRY_BYTES: Bytes = 2 + 4 + 4 + 1;
 /** Smallest encoded GossipItem (u8 state, non-empty id, empty address, u64, non-empty from). */
 const MIN_GOSSIP_BYTES: Bytes = 1 + 3 + 2 + 8 + 3;
+/** Smallest encoded BatchedCommand (u16 flags, u8 resp, u16 count of zero args). */
+const MIN_BATCHED_COMMAND_BYTES: Bytes = 2 + 1 + 2;
 /** Smallest encoded RangeEntry (empty start, non-empty owner). */
 const MIN_RANGE_BYTES: Bytes = 2 + 3;
 
@@ -430,6 +449,14 @@ const decodeHello: BodyDecoder = (r): HelloBody => ({
   nodeId: r.nodeId('nodeId'), address: r.address('address'), incarnation: r.u64('incarnation'),
   nonce: r.bytes(2, MAX_NONCE_BYTES, 'nonce'), proof: r.bytes(2, MAX_NONCE_BYTES, 'proof'),
 });
+function decodeCommand(r: Reader): CommandBody {
+  const resp = r.u8('resp');
+  if (r.error === null && resp !== 2 && resp !== 3) r.fail('ERR_MESH_BODY', `unknown resp protocol ${resp}`);
+  const n = r.count(MAX_COMMAND_ARGS, 4, 'args');
+  const args: Uint8Array[] = [];
+  for (let i = 0; i < n && r.error === null; i++) args.push(r.bytes(4, MAX_VALUE_BYTES, 'arg'));
+  return { resp, args };
+}
 const decodeAlive: BodyDecoder = (r): AliveBody => ({ nodeId: r.nodeId('nodeId'), address: r.address('address'), incarnation: r.u64('incarnation') });
 function decodeGossip(r: Reader): GossipItem[] {
   const n = r.count(MAX_GOSSIP_ITEMS, MIN_GOSSIP_BYTES, 'gossip items');
@@ -498,14 +525,7 @@ const BODY_DECODERS: Record<MessageType, BodyDecoder> = {
   [MessageType.RebalanceAck]: (r): RebalanceAckBody => ({ epoch: r.u64('epoch'), stored: r.u32('stored') }),
   [MessageType.AuthChallenge]: (r): AuthChallengeBody => ({ nonce: r.bytes(2, MAX_NONCE_BYTES, 'nonce') }),
   [MessageType.Nack]: (r): NackBody => ({ target: r.nodeId('target') }),
-  [MessageType.Command]: (r): CommandBody => {
-    const resp = r.u8('resp');
-    if (r.error === null && resp !== 2 && resp !== 3) r.fail('ERR_MESH_BODY', `unknown resp protocol ${resp}`);
-    const n = r.count(MAX_COMMAND_ARGS, 4, 'args');
-    const args: Uint8Array[] = [];
-    for (let i = 0; i < n && r.error === null; i++) args.push(r.bytes(4, MAX_VALUE_BYTES, 'arg'));
-    return { resp, args };
-  },
+  [MessageType.Command]: decodeCommand,
   [MessageType.CommandReply]: (r): CommandReplyBody => ({ reply: r.bytes(4, MAX_BODY_BYTES - 4, 'reply') }),
   [MessageType.RangeTable]: (r): RangeTableBody => {
     const version = r.u64('version');
@@ -518,6 +538,21 @@ const BODY_DECODERS: Record<MessageType, BodyDecoder> = {
   [MessageType.RangeSplit]: (r): RangeSplitBody => ({ version: r.u64('version'), at: r.bytes(2, MAX_KEY_BYTES, 'split key') }),
   [MessageType.NodeStats]: (r): NodeStatsBody => ({ keys: r.u64('keys'), bytes: r.u64('bytes'), epoch: r.u64('epoch') }),
   [MessageType.HandoffDone]: (r): HandoffDoneBody => ({ digest: r.u64('digest') }),
+  [MessageType.CommandBatch]: (r): CommandBatchBody => {
+    const n = r.count(MAX_BATCH_COMMANDS, MIN_BATCHED_COMMAND_BYTES, 'batched commands');
+    const commands: BatchedCommand[] = [];
+    for (let i = 0; i < n && r.error === null; i++) {
+      const flags = r.u16('command flags');
+      commands.push({ flags, ...decodeCommand(r) });
+    }
+    return { commands };
+  },
+  [MessageType.CommandBatchReply]: (r): CommandBatchReplyBody => {
+    const n = r.count(MAX_BATCH_COMMANDS, 4, 'batched replies');
+    const replies: Uint8Array[] = [];
+    for (let i = 0; i < n && r.error === null; i++) replies.push(r.bytes(4, MAX_BODY_BYTES - 4, 'batched reply'));
+    return { replies };
+  },
 };
 
 /**
@@ -751,14 +786,7 @@ const BODY_ENCODERS: Record<MessageType, BodyEncoder> = {
   },
   [MessageType.AuthChallenge]: (w, b) => writeBytes(w, b.nonce, 2, MAX_NONCE_BYTES, 'body.nonce'),
   [MessageType.Nack]: (w, b) => writeString(w, b.target, MAX_NODE_ID_BYTES, 'body.target', true),
-  [MessageType.Command]: (w, b) => {
-    const resp = checkInt(b.resp, 0xff, 'body.resp');
-    if (resp !== 2 && resp !== 3) throw new RangeError(`body.resp must be 2 or 3, got ${resp}`);
-    w.u8(resp);
-    const args = checkArray(b.args, MAX_COMMAND_ARGS, 'body.args');
-    w.u16(args.length);
-    args.forEach((a, i) => writeBytes(w, a, 4, MAX_VALUE_BYTES, `body.args[${i}]`));
-  },
+  [MessageType.Command]: (w, b) => encodeCommand(w, b, 'body'),
   [MessageType.CommandReply]: (w, b) => writeBytes(w, b.reply, 4, MAX_BODY_BYTES - 4, 'body.reply'),
   [MessageType.RangeTable]: (w, b) => {
     w.u64(checkU64(b.version, 'body.version'));
@@ -781,7 +809,30 @@ const BODY_ENCODERS: Record<MessageType, BodyEncoder> = {
     w.u64(checkU64(b.epoch, 'body.epoch'));
   },
   [MessageType.HandoffDone]: (w, b) => w.u64(checkU64(b.digest, 'body.digest')),
+  [MessageType.CommandBatch]: (w, b) => {
+    const commands = checkArray(b.commands, MAX_BATCH_COMMANDS, 'body.commands');
+    w.u16(commands.length);
+    commands.forEach((item, i) => {
+      const c = checkObject(item, `body.commands[${i}]`);
+      w.u16(checkInt(c.flags, 0xffff, `body.commands[${i}].flags`));
+      encodeCommand(w, c, `body.commands[${i}]`);
+    });
+  },
+  [MessageType.CommandBatchReply]: (w, b) => {
+    const replies = checkArray(b.replies, MAX_BATCH_COMMANDS, 'body.replies');
+    w.u16(replies.length);
+    replies.forEach((r, i) => writeBytes(w, r, 4, MAX_BODY_BYTES - 4, `body.replies[${i}]`));
+  },
 };
+
+function encodeCommand(w: Writer, b: Record<string, unknown>, what: string): void {
+  const resp = checkInt(b.resp, 0xff, `${what}.resp`);
+  if (resp !== 2 && resp !== 3) throw new RangeError(`${what}.resp must be 2 or 3, got ${resp}`);
+  w.u8(resp);
+  const args = checkArray(b.args, MAX_COMMAND_ARGS, `${what}.args`);
+  w.u16(args.length);
+  args.forEach((a, i) => writeBytes(w, a, 4, MAX_VALUE_BYTES, `${what}.args[${i}]`));
+}
 
 /**
  * Encodes one frame. Throws TypeError for a field of the wrong type and RangeError for a value out

@@ -80,6 +80,11 @@ fuzz(`returns ok or an error for ${ITERATIONS} random and mutated frames, never 
       case MessageType.RangeSplit: return { ...head, type, body: { version: u64(), at: bytes(16) } };
       case MessageType.NodeStats: return { ...head, type, body: { keys: u64(), bytes: u64(), epoch: u64() } };
       case MessageType.HandoffDone: return { ...head, type, body: { digest: u64() } };
+      case MessageType.CommandBatch: {
+        const commands = Array.from({ length: int(4) }, () => ({ flags: int(0x10000), resp: pick([2, 3]), args: Array.from({ length: int(3) }, () => bytes(8)) }));
+        return { ...head, type, body: { commands } };
+      }
+      case MessageType.CommandBatchReply: return { ...head, type, body: { replies: Array.from({ length: int(4) }, () => bytes(16)) } };
       default: throw new Error(`randomFrame has no case for message type ${type satisfies never}`);
     }
   }

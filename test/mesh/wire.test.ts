@@ -108,6 +108,14 @@ function sampleFrames(): MeshFrame[] {
     { ...head, type: MessageType.NodeStats, body: { keys: U64_MAX, bytes: 2n ** 40n, epoch: U64_MAX } },
     { ...head, type: MessageType.HandoffDone, body: { digest: 0n } },
     { ...head, type: MessageType.HandoffDone, body: { digest: U64_MAX } },
+    { ...head, type: MessageType.CommandBatch, body: { commands: [] } },
+    {
+      ...head,
+      type: MessageType.CommandBatch,
+      body: { commands: [{ flags: 0, resp: 2, args: [b('GET'), b('k')] }, { flags: 0xffff, resp: 3, args: [] }] },
+    },
+    { ...head, type: MessageType.CommandBatchReply, body: { replies: [] } },
+    { ...head, type: MessageType.CommandBatchReply, body: { replies: [b('+OK\r\n'), new Uint8Array(0), b('$-1\r\n')] } },
   ];
 }
 
@@ -153,11 +161,11 @@ const str = (s: string | Buffer): Buffer => { const x = typeof s === 'string' ? 
 
 const roundTrip = suite('encodeFrame/decodeFrame round trip');
 
-roundTrip('every message type (1..22) has a sample and survives encode → decode → encode', () => {
+roundTrip('every message type (1..24) has a sample and survives encode → decode → encode', () => {
   const frames = sampleFrames();
   const types = new Set(frames.map((f) => f.type));
   assert.equal([...types].sort((x, y) => x - y), Object.values(MessageType));
-  assert.is(types.size, 22);
+  assert.is(types.size, 24);
   for (const f of frames) {
     const bytes = encodeFrame(f);
     const back = decodeOk(bytes);
@@ -193,7 +201,8 @@ roundTrip('message type numbers are the stable, append-only values 1..21', () =>
   assert.equal(MessageType, {
     Hello: 1, HelloAck: 2, Ping: 3, Ack: 4, PingReq: 5, Suspect: 6, Alive: 7, Dead: 8, StateSync: 9, Leave: 10,
     Forward: 11, ForwardReply: 12, Rebalance: 13, RebalanceAck: 14, AuthChallenge: 15, Nack: 16, Command: 17,
-    CommandReply: 18, RangeTable: 19, RangeSplit: 20, NodeStats: 21, HandoffDone: 22,
+    CommandReply: 18, RangeTable: 19, RangeSplit: 20, NodeStats: 21, HandoffDone: 22, CommandBatch: 23,
+    CommandBatchReply: 24,
   });
   assert.equal(ForwardOp, { Get: 1, Set: 2, Delete: 3, Has: 4 });
   assert.equal(ForwardStatus, { Ok: 0, NotFound: 1, NotOwner: 2, Error: 3 });
@@ -266,8 +275,8 @@ errors('ERR_MESH_VERSION (1003) for versions 0 and MAX + 1', () => {
   assert.equal(errorOf(raw(MAX_PROTOCOL_VERSION + 1, MessageType.Ack, body)), { code: 'ERR_MESH_VERSION', closeCode: 1003 });
 });
 
-errors('ERR_MESH_TYPE (1003) for types 0, 23 (one past HandoffDone) and 255', () => {
-  for (const t of [0, 23, 255]) assert.equal(errorOf(raw(1, t, ack('a'))), { code: 'ERR_MESH_TYPE', closeCode: 1003 });
+errors('ERR_MESH_TYPE (1003) for types 0, 25 (one past CommandBatchReply) and 255', () => {
+  for (const t of [0, 25, 255]) assert.equal(errorOf(raw(1, t, ack('a'))), { code: 'ERR_MESH_TYPE', closeCode: 1003 });
 });
 
 errors('ERR_MESH_LENGTH (1009) for a body length over MAX_BODY_BYTES, before reading the body', () => {
