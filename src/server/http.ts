@@ -78,6 +78,19 @@ export interface ApiStats {
   /** Largest shard entry count divided by the mean (1 = perfectly balanced). */
   balance: number;
   shards: Array<{ shard: number; entries: number; bytes: number; usedBytes: number }>;
+  /** The mesh as this node sees it; null when the server is not in a mesh. */
+  mesh: {
+    nodeId: string;
+    address: string;
+    members: Array<{ nodeId: string; address: string; state: string; self: boolean; keys: number | null; bytes: number | null }>;
+    /** Keys on the fullest owning node divided by the mean (1 = even). */
+    keysBalance: number;
+    forwarded: number;
+    forwardErrors: number;
+    rebalance: { sent: number; received: number; pending: number };
+    /** Lifeguard local health (0 = healthy). */
+    localHealth: number;
+  } | null;
 }
 
 /**
@@ -126,6 +139,23 @@ export function apiStats(server: MeshcacheServer, rate: OpsRate, nowMs = Date.no
     memory: { usedBytes: s.usedBytes, budgetBytes: s.budget, wasmBytes: s.memoryBytes, compressionSavedBytes: s.bytesSaved },
     balance: s.balance,
     shards: s.shards.map((sh, i) => ({ shard: i, entries: sh.entries, bytes: sh.bytes, usedBytes: sh.usedBytes })),
+    mesh: meshStats(server),
+  };
+}
+
+function meshStats(server: MeshcacheServer): ApiStats['mesh'] {
+  const node = server.mesh;
+  if (node === null) return null;
+  const r = node.rebalanceStats();
+  return {
+    nodeId: node.nodeId,
+    address: node.address,
+    members: node.nodes().map((m) => ({ nodeId: m.nodeId, address: m.address, state: m.state, self: m.self, keys: m.keys, bytes: m.bytes })),
+    keysBalance: node.balance().keysMaxOverMean,
+    forwarded: node.counters.forwarded,
+    forwardErrors: node.counters.forwardErrors,
+    rebalance: { sent: r.sent, received: r.received, pending: r.pending },
+    localHealth: node.membershipStats().localHealth,
   };
 }
 

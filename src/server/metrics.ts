@@ -206,7 +206,8 @@ export function createMetrics(server?: MeshcacheServer, options: MetricsOptions 
   counter('meshcache_net_input_bytes_total', 'Bytes read from clients', 'netInputBytes');
   counter('meshcache_net_output_bytes_total', 'Bytes written to clients', 'netOutputBytes');
 
-  // The mesh, when the server is in one (read at scrape time; absent series without a mesh).
+  // The mesh, when the server is in one (read at scrape time): without a mesh the counters stay at
+  // 0, the gauges unset and meshcache_mesh_members has no sample.
   const meshCounter = (name: string, help: string, read: (n: MeshNode) => number) => new Counter({
     name, help, registers,
     collect(this: Counter) {

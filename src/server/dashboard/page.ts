@@ -44,6 +44,9 @@ th, td { padding: .2rem .8rem; text-align: right; border-bottom: 1px solid var(-
 .sub span, footer span { white-space: nowrap; }
 footer { max-width: 72rem; margin: 0 auto 2rem; padding: 0 1.25rem; color: var(--muted); font-size: .85rem; }
 a { color: var(--accent); }
+td[data-state="suspect"] { color: var(--warn); font-weight: 600; }
+td[data-state="dead"] { color: var(--bad); font-weight: 600; }
+td[data-state="left"] { color: var(--muted); }
 `;
 
 const metric = (id: string, label: string, sub = '') =>
@@ -85,6 +88,11 @@ export const DASHBOARD_HTML = `<!doctype html>
         <summary>Per-shard table</summary>
         <table><thead><tr><th scope="col">Shard</th><th scope="col">Entries</th><th scope="col">Memory used</th></tr></thead><tbody id="shard-rows"></tbody></table>
       </details>
+    </section>
+    <section class="card wide" id="mesh" hidden aria-labelledby="mesh-title">
+      <h2 id="mesh-title">Mesh · <span id="mesh-node">–</span> · balance <span id="mesh-balance" title="keys on the fullest node divided by the mean; 1 is even">–</span></h2>
+      <p class="sub"><span id="mesh-forwarded">–</span> forwarded · <span id="mesh-forward-errors">–</span> failed · rebalance <span id="mesh-sent">–</span> sent, <span id="mesh-received">–</span> received, <span id="mesh-pending">–</span> pending · local health <span id="mesh-health">–</span></p>
+      <table><thead><tr><th scope="col">Node</th><th scope="col">Address</th><th scope="col">State</th><th scope="col">Keys</th><th scope="col">Memory</th></tr></thead><tbody id="mesh-rows"></tbody></table>
     </section>
   </section>
 </main>

@@ -72,6 +72,32 @@ export const DASHBOARD_SCRIPT = String.raw`
     }
   };
 
+  const renderMesh = (mesh) => {
+    const section = $('mesh');
+    section.hidden = mesh === null;
+    if (mesh === null) return;
+    show('mesh-node', mesh.nodeId, mesh.nodeId + ' (' + mesh.address + ')');
+    show('mesh-balance', mesh.keysBalance, mesh.keysBalance.toFixed(2));
+    show('mesh-forwarded', mesh.forwarded, num.format(mesh.forwarded));
+    show('mesh-forward-errors', mesh.forwardErrors, num.format(mesh.forwardErrors));
+    show('mesh-sent', mesh.rebalance.sent, num.format(mesh.rebalance.sent));
+    show('mesh-received', mesh.rebalance.received, num.format(mesh.rebalance.received));
+    show('mesh-pending', mesh.rebalance.pending, num.format(mesh.rebalance.pending));
+    show('mesh-health', mesh.localHealth, String(mesh.localHealth));
+    $('mesh-rows').replaceChildren(...mesh.members.map((m) => {
+      const tr = document.createElement('tr');
+      tr.dataset.node = m.nodeId;
+      const cells = [m.nodeId + (m.self ? ' (this node)' : ''), m.address, m.state,
+        m.keys === null ? '?' : num.format(m.keys), m.bytes === null ? '?' : bytes(m.bytes)];
+      cells.forEach((v, i) => {
+        const td = tr.appendChild(document.createElement('td'));
+        td.textContent = v;
+        if (i === 2) td.dataset.state = m.state;
+      });
+      return tr;
+    }));
+  };
+
   let last = null;
   rows.closest('details').addEventListener('toggle', () => { if (last !== null) renderShards(last.shards, last.balance); });
 
@@ -96,6 +122,7 @@ export const DASHBOARD_SCRIPT = String.raw`
     show('uptime', st.uptimeSeconds, duration(st.uptimeSeconds));
     $('version').textContent = st.version;
     renderShards(st.shards, st.balance);
+    renderMesh(st.mesh ?? null);
     const status = $('status');
     status.dataset.state = 'live';
     status.textContent = 'Live · updated ' + new Date(st.timestamp).toLocaleTimeString();
