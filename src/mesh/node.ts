@@ -202,7 +202,11 @@ export class MeshNode implements RouteTarget {
       logger: this.#log,
       onPassComplete: () => this.#broadcast({ type: MessageType.HandoffDone, body: { digest: this.#ownershipDigest() } }),
       rangeStats: this.#partitioner instanceof RangePartitioner
-        ? (entries) => { const p = this.#partitioner as RangePartitioner; return p.maybeSplit(p.collectStats(entries)); }
+        ? () => {
+          const p = this.#partitioner as RangePartitioner;
+          const collector = p.statsCollector();
+          return { add: (key, bytes) => collector.add(key, bytes), finish: () => { p.maybeSplit(collector.finish()); } };
+        }
         : null,
     });
     this.#partitioner.setMembers([this.nodeId]);

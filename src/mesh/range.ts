@@ -664,23 +664,36 @@ export class RangePartitioner implements Partitioner {
    * Algorithm R; `random` is injectable so tests reproduce). Ranges with no entries are left out.
    */
   collectStats(entries: Iterable<readonly [Uint8Array, number]>, sampleSize = 64, random: () => number = Math.random): RangeStats[] {
+    const collector = this.statsCollector(sampleSize, random);
+    for (const [key, bytes] of entries) collector.add(key, bytes);
+    return collector.finish();
+  }
+
+  /**
+   * The same as collectStats, one entry at a time: a rebalance pass feeds it as it scans, so its
+   * memory is one sample per range, not the node's keys. Stats are taken against the table of the
+   * moment the collector is made.
+   */
+  statsCollector(sampleSize = 64, random: () => number = Math.random): { add(key: Uint8Array, bytes: number): void; finish(): RangeStats[] } {
     if (!Number.isInteger(sampleSize) || sampleSize < 2) throw new RangeError('sampleSize must be an integer of at least 2');
     const t = this.#table;
-    if (t === null) return [];
     const byRange = new Map<number, RangeStats>();
-    for (const [key, bytes] of entries) {
-      const i = t.indexOf(key);
-      let s = byRange.get(i);
-      if (s === undefined) byRange.set(i, (s = { rangeIndex: i, keys: 0, bytes: 0, sample: [] }));
-      s.keys++;
-      s.bytes += bytes;
-      if (s.sample.length < sampleSize) s.sample.push(copyKey(key));
-      else {
-        const j = Math.floor(random() * s.keys);
-        if (j < sampleSize) s.sample[j] = copyKey(key);
-      }
-    }
-    return [...byRange.values()].sort((a, b) => a.rangeIndex - b.rangeIndex);
+    return {
+      add(key, bytes) {
+        if (t === null) return;
+        const i = t.indexOf(key);
+        let s = byRange.get(i);
+        if (s === undefined) byRange.set(i, (s = { rangeIndex: i, keys: 0, bytes: 0, sample: [] }));
+        s.keys++;
+        s.bytes += bytes;
+        if (s.sample.length < sampleSize) s.sample.push(copyKey(key));
+        else {
+          const j = Math.floor(random() * s.keys);
+          if (j < sampleSize) s.sample[j] = copyKey(key);
+        }
+      },
+      finish: () => [...byRange.values()].sort((a, b) => a.rangeIndex - b.rangeIndex),
+    };
   }
 
   /** Kind, range count, version, ranges per node (`ranges.<id>`), splits made here, bad frames. */

@@ -39,10 +39,10 @@ export interface RebalancerDeps {
   epoch(): number;
   logger: MeshLogger | null;
   /**
-   * Range partitioner only: given the locally owned keys (a sample) and sizes seen in a pass,
-   * split ranges that grew too large. Null for the hash partitioner.
+   * Range partitioner only: a collector the pass feeds every locally owned key and its size to;
+   * `finish` splits the ranges that grew too large. Null for the hash partitioner.
    */
-  rangeStats: ((entries: Array<[Uint8Array, number]>) => number) | null;
+  rangeStats: (() => { add(key: Uint8Array, bytes: number): void; finish(): void }) | null;
   /** After a pass that left nothing pending and ran under one ownership throughout. */
   onPassComplete(): void;
 }
@@ -147,7 +147,7 @@ export class Rebalancer {
     const { nodeId, batchEntries } = this.#d;
     const epoch = this.#d.epoch();
     const batches = new Map<string, RebalanceEntry[]>();
-    const local: Array<[Uint8Array, number]> | null = this.#d.rangeStats === null ? null : [];
+    const local = this.#d.rangeStats === null ? null : this.#d.rangeStats();
     let pending = 0;
     for await (const key of this.#cache.scan({ keys: 'buffer', count: SCAN_COUNT })) {
       if (this.#stopped) return 0;
@@ -156,7 +156,7 @@ export class Rebalancer {
       if (owner === undefined || owner === nodeId) {
         if (local !== null) {
           const view = this.#cache[kGetView](k);
-          if (view !== null) local.push([k, k.length + view.length]);
+          if (view !== null) local.add(k, k.length + view.length);
         }
         continue;
       }
@@ -174,7 +174,7 @@ export class Rebalancer {
       }
     }
     for (const [owner, batch] of batches) if (batch.length > 0) pending += await this.#send(owner, batch, epoch);
-    if (local !== null && local.length > 0) this.#d.rangeStats!(local);
+    if (local !== null) local.finish();
     this.#stats.passes++;
     this.#stats.pending = pending;
     this.#stats.lastPassMs = Date.now() - started;
