@@ -20,8 +20,11 @@ import { kOrdered, keyIndexes, type RoutedReply } from './command-router.js';
 import { errorBuffer, peerClient, runSpec } from './executor.js';
 import type { MeshNode } from './node.js';
 
-/** Main → thread: what the thread needs to route alone. */
-interface StateMessage { kind: 'state'; nodeId: string; partitioner: 'hash' | 'range'; handoffUntil: number }
+/**
+ * Main → thread: what the thread needs to route alone, and the main thread's INFO mesh fields
+ * (so INFO on a connection served by this thread shows the mesh too, at most a second old).
+ */
+interface StateMessage { kind: 'state'; nodeId: string; partitioner: 'hash' | 'range'; handoffUntil: number; info: Array<[string, string | number]> }
 /** Thread → main: a command to route. */
 interface RouteMessage { kind: 'route'; id: number; args: Uint8Array[]; resp: 2 | 3; db: number }
 /** Main → thread: its RESP reply. */
@@ -36,7 +39,7 @@ const STATE_INTERVAL_MS = 1000;
  */
 export function serveThreadRouting(node: MeshNode, server: ServerState, port: MessagePort): () => void {
   const announce = () => port.postMessage({
-    kind: 'state', nodeId: node.nodeId, partitioner: node.options.partitioner, handoffUntil: node.handoffUntil,
+    kind: 'state', nodeId: node.nodeId, partitioner: node.options.partitioner, handoffUntil: node.handoffUntil, info: node.info(),
   } satisfies StateMessage);
   announce();
   const unsubscribe = node.onOwnershipChange(announce);
@@ -135,6 +138,11 @@ export class ThreadRouting implements CommandRouting {
       });
       this.#port.postMessage({ kind: 'route', id, args, resp: client.resp, db: client.db } satisfies RouteMessage);
     });
+  }
+
+  /** INFO's Mesh section as the main thread last announced it (empty before the first). */
+  info(): Array<[string, string | number]> {
+    return this.#state?.info ?? [];
   }
 
   /** Ends every pending request with an error (the thread is closing). */

@@ -161,11 +161,13 @@ export class MeshcacheServer {
 
   /**
    * A server thread's mesh routing (thread-routing.ts): keyed commands and MESH go through
-   * `routing`, which answers what the thread can alone and asks the main thread for the rest.
+   * `routing`, which answers what the thread can alone and asks the main thread for the rest;
+   * `meshInfo` gives INFO's Mesh section.
    */
-  attachRouting(routing: CommandRouting): void {
+  attachRouting(routing: CommandRouting, meshInfo?: () => Array<[string, string | number]>): void {
     if (this.state.mesh !== null) throw new Error('attachRouting: mesh routing is attached already');
     this.state.mesh = routing;
+    if (meshInfo !== undefined) this.addInfoSection(() => ['Mesh', meshInfo()]);
     // The main thread's MESH answers; this entry only gives the command its name and arity here.
     this.commands.add(command('mesh', -2, ['admin', 'stale'], [0, 0, 0], 'cluster', 'Mesh membership, ownership and balance',
       (ctx) => ctx.out.error('ERR MESH is answered by the main thread')));

@@ -22,7 +22,8 @@ try {
   port.on('message', (msg: { kind: string; port?: MessagePort }) => {
     if (msg.kind === 'mesh' && msg.port !== undefined) {
       routing = new ThreadRouting(cache, msg.port);
-      server.attachRouting(routing);
+      const r = routing;
+      server.attachRouting(r, () => r.info());
       return;
     }
     if (msg.kind !== 'close') return;
