@@ -256,11 +256,13 @@ export async function serve(cfg: ServeConfig): Promise<MeshcacheServer> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, clients: server.clientCount }, 'shutting down');
-    // Leave the mesh first, while still serving: clients here are routed to the new owners as
+    const close = () => Promise.all([threaded.close(), http?.close()]);
+    // Without a mesh, stop accepting before saying so (whoever reads the log may connect at once).
+    // In a mesh, leave first, while still serving: clients here are routed to the new owners as
     // the keys are handed over.
-    const left = mesh === null ? Promise.resolve(0) : mesh.leave({ timeoutMs: 20_000 });
-    left.then(() => Promise.all([threaded.close(), http?.close()])).then(() => {
+    const closed = mesh === null ? close() : null;
+    log.info({ signal, clients: server.clientCount }, 'shutting down');
+    (closed ?? mesh!.leave({ timeoutMs: 20_000 }).then(close)).then(() => {
       log.info('stopped');
       process.exit(0);
     }, (err) => {
