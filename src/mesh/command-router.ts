@@ -43,6 +43,39 @@ export function ordered(p: Promise<Buffer>): RoutedReply {
   return p;
 }
 
+/**
+ * Runs one source's commands in arrival order where some may have to wait: a task that reports
+ * `ordered` (its part here waits for a hand-off pull) holds back the tasks submitted after it
+ * until it settles; while nothing waits, tasks run at once. A peer's forwarded commands and a
+ * server thread's requests go through one of these each.
+ */
+export class InOrder {
+  #barrier: Promise<void> | null = null;
+  readonly #onError: (err: unknown) => void;
+
+  /** `onError` hears of a task whose `done` rejected (the ones after it still run). */
+  constructor(onError: (err: unknown) => void) {
+    this.#onError = onError;
+  }
+
+  submit(task: () => { done: Promise<void>; ordered: boolean }): void {
+    if (this.#barrier === null) {
+      const r = task();
+      if (r.ordered) this.#hold(r.done);
+      return;
+    }
+    this.#hold(this.#barrier.then(() => task().done));
+  }
+
+  #hold(p: Promise<void>): void {
+    const settled = p.then(undefined, this.#onError);
+    this.#barrier = settled;
+    void settled.then(() => {
+      if (this.#barrier === settled) this.#barrier = null;
+    });
+  }
+}
+
 /** Reply to a multi-key command whose keys live on different nodes. */
 export const CROSSSLOT_REPLY = Buffer.from("-CROSSSLOT Keys in request don't hash to the same node\r\n");
 

@@ -41,35 +41,14 @@ export class HashPartitioner implements Partitioner {
     this.#epoch++;
   }
 
-  /**
-   * The current ownership, frozen: a private ring over today's members (for rebalance hand-offs),
-   * built on its first lookup — most snapshots are never asked.
-   */
+  /** The current ownership, frozen (for rebalance hand-offs). */
   snapshot(): (key: Uint8Array) => string | undefined {
-    const members = this.#members;
-    const vnodes = this.#vnodes;
-    let ring: HashRing | null = null;
-    return (key) => {
-      if (ring === null) {
-        ring = new HashRing({ vnodes });
-        for (const m of members) ring.add(m);
-      }
-      return ring.lookup(key);
-    };
+    return lazyRing(this.#members, this.#vnodes);
   }
 
   /** Ownership without `nodeId`: on a ring, exactly where its keys were before it joined. */
   snapshotWithout(nodeId: string): (key: Uint8Array) => string | undefined {
-    const members = this.#members.filter((id) => id !== nodeId);
-    const vnodes = this.#vnodes;
-    let ring: HashRing | null = null;
-    return (key) => {
-      if (ring === null) {
-        ring = new HashRing({ vnodes });
-        for (const m of members) ring.add(m);
-      }
-      return ring.lookup(key);
-    };
+    return lazyRing(this.#members.filter((id) => id !== nodeId), this.#vnodes);
   }
 
   handleFrame(): boolean {
@@ -79,4 +58,19 @@ export class HashPartitioner implements Partitioner {
   describe(): Record<string, string | number> {
     return { partitioner: 'hash', vnodes: this.#vnodes, ring_points: this.#ring.size, ring_members: this.#members.length };
   }
+}
+
+/**
+ * The owner lookup of a private ring over `members`, built on its first lookup: most snapshots
+ * are never asked.
+ */
+function lazyRing(members: readonly string[], vnodes: number): (key: Uint8Array) => string | undefined {
+  let ring: HashRing | null = null;
+  return (key) => {
+    if (ring === null) {
+      ring = new HashRing({ vnodes });
+      for (const m of members) ring.add(m);
+    }
+    return ring.lookup(key);
+  };
 }

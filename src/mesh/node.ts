@@ -22,7 +22,7 @@ import { kGetEncoded, kStoreEncoded } from '../cache/internal.js';
 import type { ClientState, CommandSpec, ServerState } from '../server/commands/registry.js';
 import { errorReply } from '../server/connection.js';
 import { isLoopback } from './auth.js';
-import { kOrdered, keyIndexes, routeCommand, type RouteTarget } from './command-router.js';
+import { InOrder, kOrdered, keyIndexes, routeCommand, type RouteTarget } from './command-router.js';
 import { errorBuffer, peerClient, peerExecutor, runSpec, standaloneState, type CommandExecutor } from './executor.js';
 import { HashPartitioner } from './hash-partitioner.js';
 import { Membership, type Member } from './membership.js';
@@ -100,8 +100,8 @@ export class MeshNode implements RouteTarget {
   #metPeers = false;
   /** Commands to forward, per peer, gathered until the end of the tick. */
   readonly #outBatches = new Map<string, { items: Array<{ command: BatchedCommand; resolve: (reply: Buffer) => void }>; bytes: number }>();
-  /** Per peer: the forwarded command its later commands wait behind (a hand-off pull). */
-  readonly #peerBarriers = new Map<string, Promise<void>>();
+  /** Per peer: its forwarded commands, run in arrival order. */
+  readonly #peerOrder = new Map<string, InOrder>();
   /** The owners the partitioner was last given, sorted. */
   #owned: string[] = [];
   /** Peer id → digest of the ownership under which it last finished handing keys over. */
@@ -236,7 +236,10 @@ export class MeshNode implements RouteTarget {
 
   #onMemberChange(m: Member, previous: Member['state'] | null): void {
     this.#log?.info({ nodeId: m.nodeId, address: m.address, state: m.state, previous, incarnation: String(m.incarnation) }, 'mesh: member state');
-    if (m.state === 'dead' || m.state === 'left') this.#peerStats.delete(m.nodeId);
+    if (m.state === 'dead' || m.state === 'left') {
+      this.#peerStats.delete(m.nodeId);
+      this.#peerOrder.delete(m.nodeId);
+    }
     // A dead peer's connection is dropped, so that if it comes back it is dialled afresh. A
     // leaving one keeps its connection: requests in flight to it still get their replies.
     if (m.state === 'dead') this.#transport.disconnect(m.address);
@@ -612,29 +615,16 @@ export class MeshNode implements RouteTarget {
     return { done: all.then(send), ordered: barrier !== null };
   }
 
-  /**
-   * Runs a peer's commands in arrival order: while one waits for a hand-off pull, the ones after
-   * it (from the same peer) wait behind it rather than run first.
-   */
+  /** Runs a peer's commands in arrival order (see InOrder). */
   #inPeerOrder(peer: string, run: () => { done: Promise<void>; ordered: boolean }): void {
-    const barrier = this.#peerBarriers.get(peer);
-    if (barrier === undefined) {
-      const r = run();
-      if (r.ordered) this.#holdPeer(peer, r.done);
-      return;
+    let order = this.#peerOrder.get(peer);
+    if (order === undefined) {
+      order = new InOrder((err) => this.#log?.warn({ peer, err: (err as Error)?.message }, 'mesh: a forwarded command failed'));
+      this.#peerOrder.set(peer, order);
     }
-    this.#holdPeer(peer, barrier.then(() => run().done));
+    order.submit(run);
   }
 
-  #holdPeer(peer: string, p: Promise<void>): void {
-    const settled = p.then(undefined, (err: unknown) => {
-      this.#log?.warn({ peer, err: (err as Error)?.message }, 'mesh: a forwarded command failed');
-    });
-    this.#peerBarriers.set(peer, settled);
-    void settled.then(() => {
-      if (this.#peerBarriers.get(peer) === settled) this.#peerBarriers.delete(peer);
-    });
-  }
 
 
   /** Stores a hand-off batch: only keys absent here (a write made here since wins). */

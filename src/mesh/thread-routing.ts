@@ -16,7 +16,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Cache } from '../cache/cache.js';
 import { SharedRing } from '../core/ring.js';
 import type { ClientState, CommandRouting, CommandSpec, ServerState } from '../server/commands/registry.js';
-import { kOrdered, keyIndexes, type RoutedReply } from './command-router.js';
+import { InOrder, kOrdered, keyIndexes, type RoutedReply } from './command-router.js';
 import { errorBuffer, peerClient, runSpec } from './executor.js';
 import type { MeshNode } from './node.js';
 
@@ -47,11 +47,7 @@ export function serveThreadRouting(node: MeshNode, server: ServerState, port: Me
   timer.unref();
   // The thread's requests run in the order they came; one whose part here waits for a hand-off
   // pull holds back the ones after it (as a connection does, see kOrdered).
-  let barrier: Promise<void> | null = null;
-  const hold = (p: Promise<void>) => {
-    barrier = p;
-    void p.then(() => { if (barrier === p) barrier = null; });
-  };
+  const order = new InOrder((err) => process.emitWarning(`meshcache: a server thread's routed command failed: ${(err as Error)?.stack ?? String(err)}`));
   const handle = (msg: RouteMessage): { done: Promise<void>; ordered: boolean } => {
     const args = msg.args.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
     const client: ClientState = { ...peerClient(msg.resp), db: msg.db };
@@ -73,13 +69,7 @@ export function serveThreadRouting(node: MeshNode, server: ServerState, port: Me
     return { done, ordered: reply[kOrdered] === true };
   };
   port.on('message', (msg: RouteMessage) => {
-    if (msg?.kind !== 'route') return;
-    if (barrier !== null) {
-      hold(barrier.then(() => handle(msg).done));
-      return;
-    }
-    const r = handle(msg);
-    if (r.ordered) hold(r.done);
+    if (msg?.kind === 'route') order.submit(() => handle(msg));
   });
   return () => {
     clearInterval(timer);
