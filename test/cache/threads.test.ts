@@ -4,22 +4,12 @@ import type { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { Cache } from '../../src/index.js';
 import { mixedWorkload } from './fixtures/checksummed.js';
-import { tsWorker } from '../helpers/ts-worker.js';
+import { askWorker, startTsWorker } from '../helpers/ts-worker.js';
 
 const WORKER = new URL('./fixtures/stress-worker.ts', import.meta.url);
 
-async function startWorker(handle: unknown): Promise<Worker> {
-  const w = tsWorker(WORKER, { workerData: { handle } });
-  const [msg] = await once(w, 'message');
-  assert.is(msg.kind, 'ready');
-  return w;
-}
-
-async function ask<T>(w: Worker, msg: object): Promise<T> {
-  w.postMessage(msg);
-  const [reply] = await once(w, 'message');
-  return reply as T;
-}
+const startWorker = (handle: unknown): Promise<Worker> => startTsWorker(WORKER, { handle });
+const ask = askWorker;
 
 const threads = suite('Cache across threads');
 

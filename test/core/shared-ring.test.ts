@@ -6,7 +6,7 @@ import { Cache } from '../../src/index.js';
 import { HashRing, SharedRing, SHARED_RING_MAX_POINTS } from '../../src/core/ring.js';
 import { kTable } from '../../src/cache/internal.js';
 import { ST_BAD_ARGUMENT, ST_MISS, ST_SCRATCH, ST_STALE } from '../../src/core/wasm.js';
-import { tsWorker } from '../helpers/ts-worker.js';
+import { askWorker, startTsWorker } from '../helpers/ts-worker.js';
 
 const WORKER = new URL('./fixtures/shared-ring-worker.ts', import.meta.url);
 
@@ -20,18 +20,8 @@ function hashRing(nodes: Array<string | { name: string; weight?: number }>, opti
   return r;
 }
 
-async function startWorker(handle: unknown): Promise<Worker> {
-  const w = tsWorker(WORKER, { workerData: { handle } });
-  const [msg] = await once(w, 'message');
-  assert.is(msg.kind, 'ready');
-  return w;
-}
-
-async function ask<T>(w: Worker, msg: object): Promise<T> {
-  w.postMessage(msg);
-  const [reply] = await once(w, 'message');
-  return reply as T;
-}
+const startWorker = (handle: unknown): Promise<Worker> => startTsWorker(WORKER, { handle });
+const ask = askWorker;
 
 /** Waits (without blocking the event loop for long) until flag[1] says the worker is running. */
 async function started(flag: Int32Array): Promise<void> {

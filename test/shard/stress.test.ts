@@ -10,7 +10,7 @@ import { Cache } from '../../src/index.js';
 import type { SnapshotInfo } from '../../src/cache/cache.js';
 import { makeValue, checkValue } from '../cache/fixtures/checksummed.js';
 import { Workload, describeBad, type WorkloadStats } from './fixtures/ttl-workload.js';
-import { tsWorker } from '../helpers/ts-worker.js';
+import { startTsWorker } from '../helpers/ts-worker.js';
 
 const WORKER = new URL('./fixtures/stress-worker.ts', import.meta.url);
 
@@ -21,17 +21,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
-async function startWorker(handle: unknown): Promise<Worker> {
-  const w = tsWorker(WORKER, { workerData: { handle } });
-  try {
-    const [msg] = await within(once(w, 'message'), 20_000, 'worker start');
-    assert.is(msg.kind, 'ready');
-  } catch (err) {
-    await w.terminate();
-    throw err;
-  }
-  return w;
-}
+const startWorker = (handle: unknown): Promise<Worker> => startTsWorker(WORKER, { handle });
 
 /** Asks the worker to detach and exit; terminates it if it does not within a second. */
 async function stopWorker(w: Worker): Promise<void> {
