@@ -12,6 +12,7 @@ import { createMetrics } from './server/metrics.js';
 import { startHttp, type HttpEndpoint } from './server/http.js';
 import { parseBytes } from './config.js';
 import { MeshNode } from './mesh/node.js';
+import { serveThreadRouting } from './mesh/thread-routing.js';
 
 interface Flag {
   name: string;
@@ -242,7 +243,8 @@ export async function serve(cfg: ServeConfig): Promise<MeshcacheServer> {
       await Promise.all([threaded.close(), http?.close()]);
       throw err;
     }
-    threaded.attachMesh(mesh);
+    const node = mesh;
+    threaded.attachMesh(node, (state, port) => serveThreadRouting(node, state, port));
   }
   const serving = { threads: threaded.threads, backend: threaded.backend, reason: threaded.reason };
   if (threaded.threads < cfg.threads) log.warn({ ...serving, requested: cfg.threads }, 'serving from fewer threads than requested');

@@ -67,6 +67,15 @@ export interface CacheOptions {
    */
   serializer?: Serializer;
   /**
+   * The clock expiry is measured with, in this thread's Cache object: `now()` returns Unix ms.
+   * For tests that move time by hand instead of sleeping, and for simulations. It does not travel
+   * in `cache.handle` (pass it to `Cache.attach` as well) and the shard workers' background sweeps
+   * use the real clock. `ttlResolution` still applies: the clock is read at most once per
+   * `ttlResolution` ms of real time and every 1024 operations.
+   * @default Date (the system clock)
+   */
+  clock?: Clock;
+  /**
    * Shard-owning worker threads (Piscina) for background and bulk work: `true` for one per core
    * but one (at least one), a number for that many (capped at the shard count), `false`/0 for
    * none. With workers, expired entries are swept every `sweepInterval` (each shard's whole index
@@ -102,6 +111,21 @@ export interface CacheOptions {
    * to collide. Set it only to make placement reproducible (tests, benchmarks).
    */
   seed?: number;
+}
+
+/** A source of the current time in Unix ms (`Date` is one). */
+export interface Clock {
+  now(): Milliseconds;
+}
+
+/** Checks an optional `clock` option; returns the function to read it (Date.now by default). */
+export function clockOf(clock: unknown, name = 'options.clock'): () => Milliseconds {
+  if (clock === undefined) return Date.now;
+  const c = clock as Partial<Clock> | null;
+  if (c === null || typeof c !== 'object' || typeof c.now !== 'function') {
+    throw typeError('ERR_INVALID_OPTION', `${name} must be an object with a now() function`);
+  }
+  return () => c.now!();
 }
 
 /** Options for transparent compression. */
@@ -266,6 +290,7 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
     maxValueBytes = Math.max(0, Math.min(DEFAULTS.maxValueBytes, Math.floor(shardBudget / 2), valueRoom));
   }
 
+  clockOf(options.clock);
   if (options.serializer !== undefined) {
     const s = options.serializer as Partial<Serializer> | null;
     if (s === null || typeof s !== 'object' || typeof s.serialize !== 'function' || typeof s.deserialize !== 'function') {

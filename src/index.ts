@@ -4,9 +4,9 @@
  */
 export { Cache } from './cache/cache.js';
 export type {
-  CacheKey, SetOptions, LoadOptions, CacheStats, ShardStats, CacheHandle, AttachOptions,
+  CacheKey, SetOptions, LoadOptions, CacheStats, ShardStats, CacheHandle, AttachOptions, ScanOptions, ScanStep, SnapshotInfo,
 } from './cache/cache.js';
-export type { CacheOptions, CompressionOptions, ResolvedOptions, Milliseconds, Bytes } from './config.js';
+export type { CacheOptions, CompressionOptions, ResolvedOptions, Milliseconds, Bytes, Clock } from './config.js';
 export { parseBytes, DEFAULTS, LIMITS } from './config.js';
 export { CacheError } from './errors.js';
 export type { ErrorCode } from './errors.js';

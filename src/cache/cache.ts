@@ -6,26 +6,26 @@
 import {
   createMemory, coreModule, MAX_PAGES, MODE_NX, MODE_XX, ST_MISS, ST_NOT_STORED, ST_LOCK_TIMEOUT,
   FLAG_COMPRESSED,
-  SHARD_BYTES, S_COMPRESSED, S_SAVED, THREADS_BASE, THREAD_SLOT_BYTES, MAX_THREADS,
-  T_COMPRESS_NS_FROM_RESULT, T_DECOMPRESS_NS_FROM_RESULT, S_CAP, HEADER_BASE, H_FREE_CHUNK_BYTES, S_COUNT, S_USED, S_RESERVED, S_ENTRY_BYTES, S_HITS, S_MISSES, S_SETS,
-  S_DELETES, S_EVICTIONS, S_EXPIRATIONS, S_CONTENDED,
 } from '../core/wasm.js';
 import { CoreTable, statusError } from '../core/table.js';
+import { kTable, type CacheHandle } from '../core/handle.js';
+import { countEntries, readTableStats, type TableStats } from '../core/stats.js';
 import { copyOut } from '../core/result-pool.js';
 import {
-  resolveOptions, checkTtl, type CacheOptions, type ResolvedOptions, type Milliseconds,
+  resolveOptions, checkTtl, clockOf, type CacheOptions, type Clock, type ResolvedOptions, type Milliseconds,
 } from '../config.js';
 import { CacheError, rangeError, typeError } from '../errors.js';
 import { msgpackSerializer, type Serializer } from '../serializer.js';
-import { kTable, kStoreEncoded, kGetEncoded, kGetView, kPool, kEncode, kDecode } from './internal.js';
-import type { MeshCache, JoinOptions } from '../mesh/embedded.js';
+import { kStoreEncoded, kGetEncoded, kGetView, kPool, kEncode, kDecode } from './internal.js';
 import { ShardPool, type ShardPoolStats } from '../shard/pool.js';
-import { scanBatch, batchKeys, loadRecords, compactShards, type ScanBatch } from '../shard/ops.js';
-import { decodeSnapshot, encodeHeader, encodeSection, encodeTrailer } from '../shard/snapshot.js';
-import { globToRegExp } from '../shard/glob.js';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
-import { crc32 } from 'node:zlib';
-import type { GetManyReply, ScanReply } from '../shard/messages.js';
+import type { GetManyReply } from '../shard/messages.js';
+import { loadSnapshot, readSnapshot, writeSnapshot, loadContents, type SnapshotInfo } from './persistence.js';
+import { compactAll, randomKey, scanKeys, scanStep, MAX_SCAN_COUNT, type ScanOptions, type ScanStep } from './scan.js';
+
+export type { CacheHandle } from '../core/handle.js';
+export type { ShardStats } from '../core/stats.js';
+export type { SnapshotInfo } from './persistence.js';
+export type { ScanOptions, ScanStep } from './scan.js';
 
 /** A key: a string (stored as exact UTF-8) or bytes. */
 export type CacheKey = string | Uint8Array;
@@ -46,89 +46,17 @@ export interface LoadOptions extends SetOptions {
   staleWhileRevalidate?: Milliseconds;
 }
 
-/** Per-shard figures in `stats()`. */
-export interface ShardStats {
-  entries: number;
-  /** Bytes of the arena blocks holding entries. */
-  bytes: number;
-  /** Bytes of all live blocks: entries, the index and the ghost filter. Never above the budget. */
-  usedBytes: number;
-  /** Bytes of arena this shard has taken from the heap. Never above the budget. */
-  reservedBytes: number;
-  /** Slots in the shard's index. */
-  indexCapacity: number;
-}
-
 /** What `stats()` returns. Counters are since the cache was created, across all threads. */
-export interface CacheStats {
-  hits: number;
-  misses: number;
-  /** hits / (hits + misses), 0 before the first read. */
-  hitRatio: number;
-  sets: number;
-  deletes: number;
-  evictions: number;
-  expirations: number;
-  entries: number;
-  /** Bytes of the blocks holding entries (key, value, 28-byte header, block rounding). */
-  bytes: number;
-  /** bytes plus the index and ghost filter: what the budget is checked against. */
-  usedBytes: number;
-  /** Arena bytes the shards have taken from the memory. */
-  reservedBytes: number;
-  /** Chunks compaction gave back, held for the next shard that grows (not in reservedBytes). */
-  freeChunkBytes: number;
-  /** maxMemory. */
-  budget: number;
-  /** Size of the WebAssembly memory (arena, scratch areas and fixed headers). */
-  memoryBytes: number;
-  /** Lock acquisitions that had to wait for another thread. */
-  contended: number;
-  /** Largest shard entry count divided by the mean (1 = perfectly balanced). */
-  balance: number;
-  /** Entries stored compressed. */
-  compressedEntries: number;
-  /** Bytes compression saves over the live entries (raw size − stored size). */
-  bytesSaved: number;
-  /** Time all threads spent compressing values, in ms. */
-  compressMs: number;
-  /** Time all threads spent inflating values, in ms. */
-  decompressMs: number;
+export interface CacheStats extends TableStats {
   /** The shard owners, when the cache has workers (null otherwise). */
   workers: ShardPoolStats | null;
-  shards: ShardStats[];
-}
-
-/** What `cache.handle` gives: post it to a worker thread and call `Cache.attach(handle)` there. */
-export interface CacheHandle {
-  readonly kind: 'meshcache.Cache';
-  readonly version: 1;
-  readonly memory: WebAssembly.Memory;
-  readonly module: WebAssembly.Module;
-  readonly options: ResolvedOptions;
-}
-
-/** Options for `scan`. */
-export interface ScanOptions {
-  /** Only keys matching this Redis-style glob (`*`, `?`, `[a-z]`, `\\` escapes). */
-  match?: string;
-  /** Keys fetched per batch (a hint, as in Redis's SCAN COUNT). @default 256 */
-  count?: number;
-  /** Yield keys as strings (UTF-8, the default) or as Buffers. */
-  keys?: 'string' | 'buffer';
-}
-
-/** What `snapshot` reports. */
-export interface SnapshotInfo {
-  path: string;
-  entries: number;
-  bytes: number;
-  ms: number;
 }
 
 /** Options for `Cache.attach`: what cannot travel in a handle. */
 export interface AttachOptions {
   serializer?: Serializer;
+  /** The clock expiry is measured with in this thread (see CacheOptions.clock). @default Date */
+  clock?: Clock;
 }
 
 // Value flags: the host's four bits of the entry's flags byte.
@@ -148,13 +76,8 @@ const CLOCK_REFRESH_OPS = 1024;
 
 /** getManyAsync / setManyAsync hand batches at least this large to the workers. */
 const BULK_THRESHOLD = 1000;
-/** Entries loaded per slice when restoring (the event loop runs between slices). */
-const RESTORE_SLICE = 20_000;
-/** Records per slice when a snapshot is written without workers. */
-const DUMP_SLICE_RECORDS = 2048;
-/** Keys per worker round trip during scan. */
-const WORKER_SCAN_BATCH = 2048;
-const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Keys copied out per scan call for randomKey (one call holds one shard lock). */
+const RANDOM_KEY_BATCH = 1024;
 
 /** Node's Buffer has this (undocumented, stable since Node 0.x) method that skips encoding lookup. */
 type NodeBuffer = Buffer & { utf8Slice(start: number, end: number): string };
@@ -185,6 +108,8 @@ export class Cache<V = unknown> {
   readonly #options: ResolvedOptions;
   readonly #module: WebAssembly.Module;
   readonly #serializer: Serializer;
+  /** Reads the clock expiry is measured with (Date.now unless `options.clock`). */
+  readonly #readClock: () => number;
   readonly #maxValueBytes: number;
   readonly #ttl: number;
   readonly #ttlResolution: number;
@@ -213,12 +138,14 @@ export class Cache<V = unknown> {
       this.#options = { ...opts, seed: handle.options.seed };
       this.#module = handle.module;
       this.#serializer = attachOptions?.serializer ?? msgpackSerializer;
+      this.#readClock = clockOf(attachOptions?.clock);
       this.#t = new CoreTable(handle.memory, handle.module, this.#options, false);
     } else {
       const opts = resolveOptions(options);
       this.#options = opts;
       this.#module = coreModule();
       this.#serializer = options?.serializer ?? msgpackSerializer;
+      this.#readClock = clockOf(options?.clock);
       this.#t = new CoreTable(createMemory(memoryReservation(opts)), this.#module, opts, true);
     }
     this.#maxValueBytes = this.#options.maxValueBytes;
@@ -283,11 +210,11 @@ export class Cache<V = unknown> {
    * the timer run still sees time pass.
    */
   #now(): number {
-    if (this.#ttlResolution === 0) return Date.now();
+    if (this.#ttlResolution === 0) return this.#readClock();
     let now = this.#cachedNow;
     if (now === 0 || ++this.#clockOps >= CLOCK_REFRESH_OPS) {
       if (now === 0) setTimeout(this.#clearNow, this.#ttlResolution).unref();
-      now = this.#cachedNow = Date.now();
+      now = this.#cachedNow = this.#readClock();
       this.#clockOps = 0;
     }
     return now;
@@ -295,7 +222,7 @@ export class Cache<V = unknown> {
 
   /** The exact clock, for writes that set an expiry (a stale clock would make it expire early). */
   #exactNow(): number {
-    const now = Date.now();
+    const now = this.#readClock();
     if (this.#cachedNow !== 0) this.#cachedNow = now;
     return now;
   }
@@ -468,13 +395,34 @@ export class Cache<V = unknown> {
     return this.#checkTtl(t.x.ttl(t.encodeKey(key), now, ms === Infinity ? 0 : now + ms), 'expire') !== -2;
   }
 
+  /**
+   * The key's absolute expiry time (Unix ms): Infinity when it never expires, undefined when it is
+   * absent. Reads no value, counts nothing and leaves eviction state alone (Redis's PEXPIRETIME).
+   */
+  expiresAt(key: CacheKey): number | undefined {
+    const t = this.#table();
+    const now = this.#exactNow();
+    const r = this.#checkTtl(t.x.ttl(t.encodeKey(key), now, -1), 'expiresAt');
+    if (r === -2) return undefined;
+    return r === -1 ? Infinity : now + r;
+  }
+
+  /**
+   * Sets an existing key's absolute expiry time (Unix ms, Redis's PEXPIREAT): Infinity makes it
+   * permanent; a time already past makes it read as absent from now on. Returns true when the key
+   * exists.
+   */
+  expireAt(key: CacheKey, at: number): boolean {
+    if (typeof at !== 'number' || Number.isNaN(at)) throw typeError('ERR_INVALID_TTL', 'at must be a number');
+    if (at <= 0) throw rangeError('ERR_INVALID_TTL', 'at must be a Unix time in ms above 0, or Infinity');
+    const t = this.#table();
+    const r = t.x.ttl(t.encodeKey(key), this.#exactNow(), at === Infinity ? 0 : at);
+    return this.#checkTtl(r, 'expireAt') !== -2;
+  }
+
   /** Number of entries (expired entries not yet reclaimed included). */
   get size(): number {
-    const t = this.#table();
-    const view = new DataView(t.memory.buffer);
-    let n = 0;
-    for (let i = 0; i < this.#options.shards; i++) n += view.getUint32(t.shardsBase + i * SHARD_BYTES + S_COUNT, true);
-    return n;
+    return countEntries(this.#table(), this.#options.shards);
   }
 
   /** Values for several keys, in order (undefined for misses). */
@@ -676,45 +624,8 @@ export class Cache<V = unknown> {
    * (and also every fourth sweep round on their own); without, it runs here shard by shard.
    * Resolves to the arena bytes given back.
    */
-  async compact(): Promise<number> {
-    const pool = this.#pool;
-    if (pool !== null) return pool.compact();
-    let released = 0;
-    for (let shard = 0; shard < this.#options.shards; shard++) {
-      if (shard > 0) await yieldToLoop();
-      released += compactShards(this.#table(), [shard]);
-    }
-    return released;
-  }
-
-  /**
-   * A snapshot section of one shard built here, a scan batch at a time with the event loop
-   * running between batches (a whole shard at once stalled it for 100 ms and more at 1M entries).
-   */
-  async #dumpShardInSlices(shard: number): Promise<Buffer> {
-    const parts: Buffer[] = [];
-    let records = 0;
-    let cursor = 0;
-    do {
-      await yieldToLoop();
-      const batch = scanBatch(this.#table(), shard, cursor, DUMP_SLICE_RECORDS, true, this.#now());
-      parts.push(batch.records);
-      records += batch.count;
-      cursor = batch.next;
-    } while (cursor !== 0);
-    return encodeSection(shard, records, Buffer.concat(parts));
-  }
-
-  /** One scan batch of `shard` from `cursor`, in its owner or here. */
-  async #scanBatch(shard: number, cursor: number, count: number): Promise<ScanBatch> {
-    const pool = this.#pool;
-    if (pool === null) {
-      await yieldToLoop();
-      return scanBatch(this.#table(), shard, cursor, count, false, this.#now());
-    }
-    // A round trip to a worker costs far more than a batch: fetch large ones (count is a hint).
-    const r = await pool.run<ScanReply>(pool.ownerOf(shard), { kind: 'scan', shard, cursor, count: Math.max(count, WORKER_SCAN_BATCH), now: Date.now() });
-    return { count: r.count, next: r.next, records: Buffer.from(r.records.buffer, r.records.byteOffset, r.records.byteLength) };
+  compact(): Promise<number> {
+    return compactAll(this);
   }
 
   /**
@@ -722,76 +633,36 @@ export class Cache<V = unknown> {
    * yielded at least once (a key may come twice when the index grows meanwhile), while the cache
    * keeps serving: each batch holds one shard's lock only while it copies that batch's keys.
    */
-  async *scan(options?: ScanOptions): AsyncGenerator<CacheKey, void, undefined> {
-    if (options !== undefined && (options === null || typeof options !== 'object')) throw typeError('ERR_INVALID_OPTION', 'options must be an object');
-    const count = options?.count === undefined ? 256 : options.count;
-    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 1_000_000) {
-      throw rangeError('ERR_INVALID_OPTION', 'options.count must be an integer from 1 to 1000000');
+  scan(options?: ScanOptions): AsyncGenerator<CacheKey, void, undefined> {
+    return scanKeys(this, options);
+  }
+
+  /**
+   * One synchronous step of a cursor walk over the keys, as Redis's SCAN: start with cursor 0
+   * and pass each returned cursor back until it is 0 again. Each step visits about `count` keys
+   * (all of them returned, as Buffers: filter them yourself) and holds one shard's lock per
+   * batch. A key present for the whole walk is returned at least once. Cursors are integers
+   * below shards × 2^32; a larger or negative one ends the walk at once.
+   */
+  scanStep(cursor: number, count = 10): ScanStep {
+    if (typeof cursor !== 'number' || !Number.isSafeInteger(cursor)) throw typeError('ERR_INVALID_OPTION', 'cursor must be a safe integer');
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_SCAN_COUNT) {
+      throw rangeError('ERR_INVALID_OPTION', `count must be an integer from 1 to ${MAX_SCAN_COUNT}`);
     }
-    if (options?.match !== undefined && typeof options.match !== 'string') throw typeError('ERR_INVALID_OPTION', 'options.match must be a string');
-    if (options?.keys !== undefined && options.keys !== 'string' && options.keys !== 'buffer') {
-      throw rangeError('ERR_INVALID_OPTION', "options.keys must be 'string' or 'buffer'");
-    }
-    const re = options?.match === undefined ? null : globToRegExp(options.match);
-    const asBuffer = options?.keys === 'buffer';
-    for (let shard = 0; shard < this.#options.shards; shard++) {
-      let cursor = 0;
-      do {
-        const batch = await this.#scanBatch(shard, cursor, count);
-        for (const key of batchKeys(batch)) {
-          const text = asBuffer && re === null ? '' : key.toString('utf8');
-          if (re !== null && !re.test(text)) continue;
-          yield asBuffer ? Buffer.from(key) : text;
-        }
-        cursor = batch.next;
-      } while (cursor !== 0);
-    }
+    return scanStep(this.#table(), this.#options.shards, cursor, count, this.#exactNow());
+  }
+
+  /** A random live key as a Buffer, or undefined when the cache is empty (RANDOMKEY). */
+  randomKey(): Buffer | undefined {
+    return randomKey(this.#table(), this.#options.shards, this.#exactNow(), RANDOM_KEY_BATCH) ?? undefined;
   }
 
   /**
    * Writes every live entry to `path` (format: docs/snapshot-format.md), shard by shard, while the
    * cache keeps serving. Written to a temporary file that is renamed over `path` at the end.
    */
-  async snapshot(path: string): Promise<SnapshotInfo> {
-    if (typeof path !== 'string' || path === '') throw typeError('ERR_INVALID_OPTION', 'path must be a non-empty string');
-    const started = performance.now();
-    const t = this.#table();
-    const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-    const fh = await open(tmp, 'w');
-    let crc = 0;
-    let bytes = 0;
-    let entries = 0;
-    const write = async (b: Buffer) => {
-      await fh.write(b);
-      crc = crc32(b, crc);
-      bytes += b.length;
-    };
-    try {
-      await write(encodeHeader(this.#options.shards, Date.now()));
-      const pool = this.#pool;
-      for (let shard = 0; shard < this.#options.shards; shard++) {
-        let section: Buffer;
-        if (pool === null) {
-          section = await this.#dumpShardInSlices(shard);
-        } else {
-          const r = await pool.run<Uint8Array>(pool.ownerOf(shard), { kind: 'dump', shard, now: Date.now() });
-          section = Buffer.from(r.buffer, r.byteOffset, r.byteLength);
-        }
-        entries += section.readUInt32LE(8);
-        await write(section);
-      }
-      const trailer = encodeTrailer(this.#options.shards, entries, crc);
-      await fh.write(trailer);
-      bytes += trailer.length;
-      await fh.sync();
-      await fh.close();
-      await rename(tmp, path);
-    } catch (err) {
-      await fh.close().catch(() => undefined);
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
-    return { path, entries, bytes, ms: performance.now() - started };
+  snapshot(path: string): Promise<SnapshotInfo> {
+    return writeSnapshot(this, path);
   }
 
   /**
@@ -799,38 +670,16 @@ export class Cache<V = unknown> {
    * file is read and verified first: a corrupt or truncated file throws ERR_SNAPSHOT_CORRUPT and
    * leaves the cache untouched. Returns the number of entries loaded.
    */
-  async load(path: string): Promise<number> {
-    if (typeof path !== 'string' || path === '') throw typeError('ERR_INVALID_OPTION', 'path must be a non-empty string');
-    const file = await readFile(path);
-    const contents = decodeSnapshot(file, path, this.#options.maxKeyBytes);
-    const t = this.#table();
-    let loaded = 0;
-    for (let i = 0; i < contents.records.length; i += RESTORE_SLICE) {
-      if (i > 0) await yieldToLoop();
-      loaded += loadRecords(t, contents.records.slice(i, i + RESTORE_SLICE), Date.now());
-    }
-    return loaded;
-  }
-
-  /**
-   * An embedded mesh node: a cache that is one member of a mesh (`options.mesh`, see MeshOptions).
-   * Resolves once the mesh endpoint listens and the seeds in `mesh.join` (if any) were reached.
-   * Its get/set/delete route each key to the member that owns it, so they return promises.
-   */
-  static async join<V = unknown>(options: JoinOptions): Promise<MeshCache<V>> {
-    const { joinMesh } = await import('../mesh/embedded.js');
-    return joinMesh<V>(options);
+  load(path: string): Promise<number> {
+    return loadSnapshot(this, path);
   }
 
   /** A new cache with `options`, filled from a snapshot (verified whole before it is created). */
   static async restore<V = unknown>(path: string, options?: CacheOptions): Promise<Cache<V>> {
-    if (typeof path !== 'string' || path === '') throw typeError('ERR_INVALID_OPTION', 'path must be a non-empty string');
-    const opts = resolveOptions(options);
-    const file = await readFile(path);
-    decodeSnapshot(file, path, opts.maxKeyBytes); // throws before any cache exists
+    const contents = await readSnapshot(path, resolveOptions(options).maxKeyBytes); // throws before any cache exists
     const cache = new Cache<V>(options);
     try {
-      await cache.load(path);
+      await loadContents(cache, contents);
     } catch (err) {
       await cache.close();
       throw err;
@@ -840,55 +689,8 @@ export class Cache<V = unknown> {
 
   /** Counters and sizes, summed over shards and threads. */
   stats(): CacheStats {
-    const t = this.#table();
-    const view = new DataView(t.memory.buffer);
-    const u64 = (off: number) => Number(view.getBigUint64(off, true));
-    const shards: ShardStats[] = [];
-    let hits = 0, misses = 0, sets = 0, deletes = 0, evictions = 0, expirations = 0;
-    let entries = 0, bytes = 0, usedBytes = 0, reservedBytes = 0, contended = 0, maxEntries = 0;
-    let compressedEntries = 0, bytesSaved = 0;
-    for (let i = 0; i < this.#options.shards; i++) {
-      const s = t.shardsBase + i * SHARD_BYTES;
-      const shard: ShardStats = {
-        entries: view.getUint32(s + S_COUNT, true),
-        bytes: u64(s + S_ENTRY_BYTES),
-        usedBytes: u64(s + S_USED),
-        reservedBytes: u64(s + S_RESERVED),
-        indexCapacity: view.getUint32(s + S_CAP, true),
-      };
-      shards.push(shard);
-      hits += u64(s + S_HITS);
-      misses += u64(s + S_MISSES);
-      sets += u64(s + S_SETS);
-      deletes += u64(s + S_DELETES);
-      evictions += u64(s + S_EVICTIONS);
-      expirations += u64(s + S_EXPIRATIONS);
-      contended += view.getUint32(s + S_CONTENDED, true);
-      compressedEntries += u64(s + S_COMPRESSED);
-      bytesSaved += u64(s + S_SAVED);
-      entries += shard.entries;
-      bytes += shard.bytes;
-      usedBytes += shard.usedBytes;
-      reservedBytes += shard.reservedBytes;
-      if (shard.entries > maxEntries) maxEntries = shard.entries;
-    }
-    let compressNs = 0, decompressNs = 0;
-    for (let i = 0; i < MAX_THREADS; i++) {
-      const result = THREADS_BASE + i * THREAD_SLOT_BYTES + 12;
-      compressNs += view.getFloat64(result + T_COMPRESS_NS_FROM_RESULT, true);
-      decompressNs += view.getFloat64(result + T_DECOMPRESS_NS_FROM_RESULT, true);
-    }
-    const mean = entries / this.#options.shards;
-    return {
-      hits, misses, hitRatio: hits + misses === 0 ? 0 : hits / (hits + misses),
-      sets, deletes, evictions, expirations, entries, bytes, usedBytes, reservedBytes,
-      freeChunkBytes: Number(view.getBigUint64(HEADER_BASE + H_FREE_CHUNK_BYTES, true)),
-      budget: this.#options.maxMemory, memoryBytes: t.memory.buffer.byteLength, contended,
-      balance: mean === 0 ? 1 : maxEntries / mean,
-      compressedEntries, bytesSaved, compressMs: compressNs / 1e6, decompressMs: decompressNs / 1e6,
-      workers: this.#pool === null ? null : this.#pool.stats(),
-      shards,
-    };
+    const table = readTableStats(this.#table(), this.#options.shards, this.#options.maxMemory);
+    return { ...table, workers: this.#pool === null ? null : this.#pool.stats() };
   }
 
   /**

@@ -1,8 +1,5 @@
 /** Internal hooks shared by the cache and the shard layer; not part of the public API. */
 
-/** `cache[kTable]()` returns the calling thread's CoreTable of that cache. */
-export const kTable = Symbol('meshcache.table');
-
 /** `cache[kStoreEncoded](key, payload, typeFlags, ttl, onlyIfAbsent?)` stores an already-encoded value; returns whether it stored. */
 export const kStoreEncoded = Symbol('meshcache.storeEncoded');
 

@@ -26,7 +26,7 @@ import {
   ST_LOCK_TIMEOUT,
 } from './wasm.js';
 import { statusError, type CoreTable } from './table.js';
-import { kTable } from '../cache/internal.js';
+import { kTable } from './handle.js';
 import { CacheError, rangeError, typeError } from '../errors.js';
 
 const PAGE = 65536;

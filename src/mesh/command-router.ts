@@ -7,7 +7,7 @@
  * (counts summed); any other multi-key command over several owners is refused with CROSSSLOT, as
  * Redis Cluster does. Keyless commands (INFO, DBSIZE, SCAN, KEYS, FLUSHALL…) act on this node.
  */
-import type { CommandSpec } from '../server/commands/registry.js';
+import { ordered, type CommandSpec, type RoutedReply } from '../commands/registry.js';
 import { arrayElements, integerReply, isErrorReply } from './resp-reply.js';
 
 /** What routing needs from the mesh node. */
@@ -25,23 +25,6 @@ export interface RouteTarget {
 
 /** Runs a command here and returns its RESP reply. */
 export type LocalExecutor = (args: Buffer[]) => Buffer;
-
-/**
- * Set on a routed reply whose part for this node waits for a hand-off pull before it runs. The
- * commands after it on the same connection must wait for it too: run now, they could act on a
- * key before it (MGET x y waiting to pull x, then SET y running first, would read the new y).
- * Forwarded parts need no such care: a peer runs one connection's commands in arrival order.
- */
-export const kOrdered = Symbol('meshcache.routedOrdered');
-
-/** What routeCommand returns when the reply comes later. */
-export type RoutedReply = Promise<Buffer> & { [kOrdered]?: true };
-
-/** Marks `p` as holding back the commands after it. */
-export function ordered(p: Promise<Buffer>): RoutedReply {
-  (p as RoutedReply)[kOrdered] = true;
-  return p;
-}
 
 /**
  * Runs one source's commands in arrival order where some may have to wait: a task that reports

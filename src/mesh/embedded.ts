@@ -1,5 +1,5 @@
 /**
- * The embedded node (`Cache.join`): a Cache that is one member of a mesh, Hazelcast-embedded
+ * The embedded node (`MeshCache.join`): a Cache that is one member of a mesh, Hazelcast-embedded
  * style. Each operation goes to the key's owner: straight to the local cache when this node owns
  * the key (after fetching it from its previous owner if a rebalance is moving it here), over the
  * mesh otherwise. Values cross the mesh encoded as the cache stores them (bytes, strings, or the
@@ -12,7 +12,7 @@ import { CacheError, typeError } from '../errors.js';
 import { MeshNode, type MeshNodeInfo, type MeshOptions } from './node.js';
 import { ForwardOp, ForwardStatus, type ForwardReplyBody } from './wire.js';
 
-/** `Cache.join` options: the cache's own, plus `mesh`. */
+/** `MeshCache.join` options: the cache's own, plus `mesh`. */
 export interface JoinOptions extends CacheOptions {
   mesh: MeshOptions;
 }
@@ -32,10 +32,19 @@ export class MeshCache<V = unknown> {
   /** The mesh node: members, balance, counters. */
   readonly node: MeshNode;
 
-  /** @internal Use `Cache.join`. */
+  /** @internal Use `MeshCache.join`. */
   constructor(local: Cache<V>, node: MeshNode) {
     this.local = local;
     this.node = node;
+  }
+
+  /**
+   * An embedded mesh node: a cache that is one member of a mesh (`options.mesh`, see MeshOptions).
+   * Resolves once the mesh endpoint listens and the seeds in `mesh.join` (if any) were reached.
+   * Its get/set/delete route each key to the member that owns it, so they return promises.
+   */
+  static join<V = unknown>(options: JoinOptions): Promise<MeshCache<V>> {
+    return joinMesh<V>(options);
   }
 
   /** The member owning `key` (this node's id when it is local). */

@@ -19,11 +19,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Cache } from '../cache/cache.js';
 import { kGetEncoded, kStoreEncoded } from '../cache/internal.js';
-import type { ClientState, CommandSpec, ServerState } from '../server/commands/registry.js';
-import { errorReply } from '../server/connection.js';
+import { kOrdered, type ClientState, type CommandSpec, type RoutedReply, type ServerState } from '../commands/registry.js';
+import type { AttachableMesh } from '../commands/mesh.js';
+import { errorBuffer, errorReply } from '../commands/reply.js';
+import { peerClient, peerExecutor, runSpec, standaloneState, type CommandExecutor } from '../commands/executor.js';
 import { isLoopback } from './auth.js';
-import { InOrder, kOrdered, keyIndexes, routeCommand, type RouteTarget } from './command-router.js';
-import { errorBuffer, peerClient, peerExecutor, runSpec, standaloneState, type CommandExecutor } from './executor.js';
+import { InOrder, keyIndexes, routeCommand, type RouteTarget } from './command-router.js';
 import { HashPartitioner } from './hash-partitioner.js';
 import { Membership, type Member } from './membership.js';
 import { resolveMeshOptions, type MeshLogger, type MeshOptions, type ResolvedMeshOptions } from './options.js';
@@ -74,7 +75,7 @@ export interface MeshNodeInfo {
 /** A previous ownership and until when new owners consult it. */
 interface Handoff { until: number; ownerOf: (key: Uint8Array) => string | undefined }
 
-export class MeshNode implements RouteTarget {
+export class MeshNode implements RouteTarget, AttachableMesh {
   readonly cache: Cache;
   readonly options: ResolvedMeshOptions;
   readonly counters: MeshCounters = { forwarded: 0, forwardErrors: 0, served: 0, rerouted: 0, handoffPulls: 0, unexpectedFrames: 0, handoffsClosedEarly: 0 };
@@ -301,7 +302,7 @@ export class MeshNode implements RouteTarget {
   }
 
   /** Routes a RESP command (the sidecar's connections call this); null = run it here now. */
-  routeCommand(spec: CommandSpec, args: Buffer[], client: ClientState, server: ServerState): Promise<Buffer> | null {
+  routeCommand(spec: CommandSpec, args: Buffer[], client: ClientState, server: ServerState): RoutedReply | null {
     return routeCommand(spec, args, this, client.resp, (a) => runSpec(spec, a, this.cache, client, server));
   }
 

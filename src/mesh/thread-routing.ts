@@ -15,9 +15,10 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Cache } from '../cache/cache.js';
 import { SharedRing } from '../core/ring.js';
-import type { ClientState, CommandRouting, CommandSpec, ServerState } from '../server/commands/registry.js';
-import { InOrder, kOrdered, keyIndexes, type RoutedReply } from './command-router.js';
-import { errorBuffer, peerClient, runSpec } from './executor.js';
+import { kOrdered, type ClientState, type CommandRouting, type CommandSpec, type RoutedReply, type ServerState } from '../commands/registry.js';
+import { errorBuffer } from '../commands/reply.js';
+import { peerClient, runSpec } from '../commands/executor.js';
+import { InOrder, keyIndexes } from './command-router.js';
 import type { MeshNode } from './node.js';
 
 /**

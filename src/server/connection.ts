@@ -11,8 +11,8 @@ import type { Socket } from 'node:net';
 import { RespParser } from '../resp/parser.js';
 import { RespWriter } from '../resp/writer.js';
 import { CacheError } from '../errors.js';
-import { ERR, type ClientState, type CommandContext, type CommandTable, type ServerState } from './commands/registry.js';
-import { kOrdered, type RoutedReply } from '../mesh/command-router.js';
+import { ERR, kOrdered, type RoutedReply, type ClientState, type CommandContext, type CommandTable, type ServerState } from '../commands/registry.js';
+import { errorReply } from '../commands/reply.js';
 
 /** Commands a client may send before AUTH when a password is set. */
 const NO_AUTH_NEEDED = new Set(['auth', 'hello', 'quit']);
@@ -345,23 +345,5 @@ export class Connection implements CommandContext {
   /** Closes at once. */
   destroy(): void {
     this.#socket.destroy();
-  }
-}
-
-/** The RESP error text for an exception a handler threw. */
-export function errorReply(err: unknown): string {
-  const code = (err as { code?: string })?.code;
-  const message = (err as Error)?.message ?? String(err);
-  switch (code) {
-    case 'ERR_VALUE_TOO_LARGE':
-      return 'ERR string exceeds maximum allowed size';
-    case 'ERR_KEY_TOO_LARGE':
-      return 'ERR key exceeds maximum allowed size';
-    case 'ERR_OUT_OF_MEMORY':
-      return "OOM command not allowed when used memory > 'maxmemory'.";
-    case 'ERR_LOCK_TIMEOUT':
-      return 'BUSY ' + message;
-    default:
-      return message.startsWith('ERR ') || /^[A-Z]+ /.test(message) ? message : 'ERR ' + message;
   }
 }

@@ -18,7 +18,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CacheStats } from '../cache/cache.js';
 import type { MeshcacheServer } from './server.js';
-import type { MeshNode } from '../mesh/node.js';
+import type { MeshAdmin } from '../commands/mesh.js';
 
 /** Latency buckets in seconds: 10 µs to 100 ms, roughly 1-2.5-5 per decade. */
 export const COMMAND_LATENCY_BUCKETS_SECONDS: readonly number[] = [
@@ -208,7 +208,7 @@ export function createMetrics(server?: MeshcacheServer, options: MetricsOptions 
 
   // The mesh, when the server is in one (read at scrape time): without a mesh the counters stay at
   // 0, the gauges unset and meshcache_mesh_members has no sample.
-  const meshCounter = (name: string, help: string, read: (n: MeshNode) => number) => new Counter({
+  const meshCounter = (name: string, help: string, read: (n: MeshAdmin) => number) => new Counter({
     name, help, registers,
     collect(this: Counter) {
       const node = attached?.mesh;
@@ -217,7 +217,7 @@ export function createMetrics(server?: MeshcacheServer, options: MetricsOptions 
       this.inc(read(node));
     },
   });
-  const meshGauge = (name: string, help: string, read: (n: MeshNode) => number) => new Gauge({
+  const meshGauge = (name: string, help: string, read: (n: MeshAdmin) => number) => new Gauge({
     name, help, registers,
     collect(this: Gauge) {
       const node = attached?.mesh;

@@ -11,10 +11,9 @@ import { Cache } from '../cache/cache.js';
 import type { CacheOptions } from '../config.js';
 import { RespParser, DEFAULT_LIMITS } from '../resp/parser.js';
 import { Connection, type OutputLimits } from './connection.js';
-import { CommandTable, command, type ClientState, type CommandRouting, type ServerCounters, type ServerState } from './commands/registry.js';
-import { registerAll } from './commands/index.js';
-import type { MeshNode } from '../mesh/node.js';
-import { meshCommand } from '../mesh/commands.js';
+import { CommandTable, command, type ClientState, type CommandRouting, type ServerCounters, type ServerState } from '../commands/registry.js';
+import { registerAll } from '../commands/index.js';
+import { meshCommand, type AttachableMesh, type MeshAdmin } from '../commands/mesh.js';
 
 export interface ServerOptions {
   /** TCP port (0 = any free port). @default 6380 */
@@ -61,7 +60,7 @@ const PACKAGE_VERSION = (() => {
   }
 })();
 
-export { REDIS_COMPAT_VERSION } from './version.js';
+export { REDIS_COMPAT_VERSION } from '../commands/version.js';
 
 export const DEFAULT_OUTPUT_LIMITS: OutputLimits = { hardBytes: 256 * 1024 * 1024, softBytes: 64 * 1024 * 1024, softSeconds: 60 };
 
@@ -82,7 +81,7 @@ export class MeshcacheServer {
   #nextId = 1;
   #startedAt = Date.now();
   #closing: Promise<void> | null = null;
-  #mesh: MeshNode | null = null;
+  #mesh: MeshAdmin | null = null;
   readonly state: ServerState;
 
   constructor(options: ServerOptions = {}) {
@@ -149,7 +148,7 @@ export class MeshcacheServer {
    * gains a Mesh section, MESH NODES / OWNER / BALANCE answer, and commands forwarded by peers
    * count in this server's INFO.
    */
-  attachMesh(node: MeshNode): void {
+  attachMesh(node: AttachableMesh): void {
     if (this.state.mesh !== null) throw new Error('attachMesh: a mesh node is attached already');
     if (node.cache !== this.cache) throw new Error('attachMesh: the node must be over this server\'s cache');
     this.state.mesh = node;
@@ -174,7 +173,7 @@ export class MeshcacheServer {
   }
 
   /** The mesh node attached with attachMesh, or null. */
-  get mesh(): MeshNode | null {
+  get mesh(): MeshAdmin | null {
     return this.#mesh;
   }
 

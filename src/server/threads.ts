@@ -5,14 +5,14 @@
  * addon (no compiler at install, or not Linux), one thread serves everything and `reason` says why.
  * Connection counters, CLIENT LIST and INFO's stats are per thread; the cache is shared.
  */
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { MeshcacheServer, type ServerOptions } from './server.js';
 import { nativeStatus } from '../native/binding.js';
-import type { CacheHandle } from '../cache/cache.js';
-import type { MeshNode } from '../mesh/node.js';
-import { serveThreadRouting } from '../mesh/thread-routing.js';
+import type { CacheHandle } from '../core/handle.js';
+import type { ServerState } from '../commands/registry.js';
+import type { AttachableMesh } from '../commands/mesh.js';
 
 const THREAD_FILE = import.meta.url.endsWith('.ts')
   ? new URL('./thread-tsx.mjs', import.meta.url)
@@ -39,11 +39,16 @@ export interface ThreadedServer {
   reason: string;
   /**
    * Joins every thread to a started mesh node: the main server attaches it, and each other thread
-   * routes through it (src/mesh/thread-routing.ts).
+   * routes through it: `serveThread` (the mesh's serveThreadRouting, bound to the node by whoever
+   * wires server and mesh together) answers one thread's requests on `port` and returns a stop
+   * function.
    */
-  attachMesh(node: MeshNode): void;
+  attachMesh(node: AttachableMesh, serveThread: ServeThreadRouting): void;
   close(): Promise<void>;
 }
+
+/** Serves one server thread's mesh requests arriving on `port`; returns a function that stops it. */
+export type ServeThreadRouting = (server: ServerState, port: MessagePort) => () => void;
 
 /** Starts `threads` server threads (the calling thread is one) on one port. */
 export async function startServerThreads(threads: number, options: ServerOptions): Promise<ThreadedServer> {
@@ -74,12 +79,12 @@ export async function startServerThreads(threads: number, options: ServerOptions
     throw err;
   }
   const stopRouting: Array<() => void> = [];
-  const attachMesh = (node: MeshNode) => {
+  const attachMesh = (node: AttachableMesh, serveThread: ServeThreadRouting) => {
     main.attachMesh(node);
     for (const w of workers) {
       const { port1, port2 } = new MessageChannel();
       w.postMessage({ kind: 'mesh', port: port2 }, [port2]);
-      stopRouting.push(serveThreadRouting(node, main.state, port1));
+      stopRouting.push(serveThread(main.state, port1));
     }
   };
   const close = async () => {

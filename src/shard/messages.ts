@@ -1,5 +1,5 @@
 /** Tasks the main thread sends to shard workers, and what they answer. */
-import type { CacheHandle } from '../cache/cache.js';
+import type { CacheHandle } from '../core/handle.js';
 
 /** workerData of every shard worker. */
 export interface ShardWorkerData {

@@ -15,7 +15,7 @@ import { Piscina } from 'piscina';
 import type { CoreTable } from '../core/table.js';
 import { HEADER_BASE, H_WORKERS, MAX_REGISTERED_WORKERS } from '../core/wasm.js';
 import { CacheError } from '../errors.js';
-import type { CacheHandle } from '../cache/cache.js';
+import type { CacheHandle } from '../core/handle.js';
 import type { ShardTask, ShardWorkerData } from './messages.js';
 
 const WORKER_FILE = import.meta.url.endsWith('.ts')

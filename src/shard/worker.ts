@@ -6,7 +6,8 @@
 import { threadId, workerData } from 'node:worker_threads';
 import { move } from 'piscina';
 import { Cache } from '../cache/cache.js';
-import { kTable, kStoreEncoded, kGetEncoded } from '../cache/internal.js';
+import { kStoreEncoded, kGetEncoded } from '../cache/internal.js';
+import { kTable } from '../core/handle.js';
 import { HEADER_BASE, H_WORKERS } from '../core/wasm.js';
 import { sweepShard, scanBatch, dumpShard, clearShards, compactShards } from './ops.js';
 import type { ShardTask, ShardWorkerData, ScanReply, GetManyReply } from './messages.js';

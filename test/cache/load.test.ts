@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cache } from '../../src/index.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 const load = suite('Cache.getOrLoad');
 
@@ -65,46 +66,54 @@ load('a synchronous loader and a synchronous throw work too', async () => {
 });
 
 load('the ttl option applies to loaded values', async () => {
-  const c = new Cache({ maxMemory: '4mb', ttlResolution: 0 });
+  const clock = new ManualClock();
+  const c = new Cache({ maxMemory: '4mb', ttlResolution: 0, clock });
   await c.getOrLoad('k', () => 'v', { ttl: 30 });
-  assert.ok(c.ttl('k')! <= 30);
-  await sleep(50);
+  assert.is(c.ttl('k'), 30);
+  clock.advance(30);
   assert.is(c.get('k'), undefined);
   c.close();
 });
 
 load('within the stale window the stale value returns at once while one refresh runs', async () => {
-  const c = new Cache({ maxMemory: '4mb', ttlResolution: 0 });
+  const clock = new ManualClock();
+  const c = new Cache({ maxMemory: '4mb', ttlResolution: 0, clock });
   let version = 0;
   let calls = 0;
-  const loader = async () => {
+  let finish: () => void = () => assert.unreachable('no load is running');
+  // The loader ends only when the test says so: "returns at once" means "before the loader ends".
+  const loader = () => {
     calls++;
-    await sleep(30);
-    return `v${++version}`;
+    return new Promise<string>((resolve) => { finish = () => resolve(`v${++version}`); });
   };
   const opts = { ttl: 40, staleWhileRevalidate: 500 };
-  assert.is(await c.getOrLoad('k', loader, opts), 'v1');
+  const first = c.getOrLoad('k', loader, opts);
+  finish();
+  assert.is(await first, 'v1');
   assert.is(await c.getOrLoad('k', loader, opts), 'v1');
   assert.is(calls, 1);
-  await sleep(60); // now stale, inside the window
-  const t0 = Date.now();
+  clock.advance(60); // now stale, inside the window
   const stale = await Promise.all([c.getOrLoad('k', loader, opts), c.getOrLoad('k', loader, opts), c.getOrLoad('k', loader, opts)]);
-  assert.ok(Date.now() - t0 < 25, 'stale values come back without waiting for the loader');
-  assert.equal(stale, ['v1', 'v1', 'v1']);
+  assert.equal(stale, ['v1', 'v1', 'v1'], 'stale values come back while the refresh is still running');
   assert.is(calls, 2); // one refresh for three stale reads
-  await sleep(60);
+  finish();
+  await new Promise((resolve) => setImmediate(resolve)); // the refresh stores v2
   assert.is(await c.getOrLoad('k', loader, opts), 'v2');
+  assert.is(calls, 2);
+  clock.advance(39);
+  assert.is(await c.getOrLoad('k', loader, opts), 'v2', 'the refreshed value is fresh for its whole ttl');
   assert.is(calls, 2);
   c.close();
 });
 
 load('after the stale window the entry is gone and the loader runs in the foreground', async () => {
-  const c = new Cache({ maxMemory: '4mb', ttlResolution: 0 });
+  const clock = new ManualClock();
+  const c = new Cache({ maxMemory: '4mb', ttlResolution: 0, clock });
   let n = 0;
   const loader = () => `v${++n}`;
   const opts = { ttl: 20, staleWhileRevalidate: 20 };
   assert.is(await c.getOrLoad('k', loader, opts), 'v1');
-  await sleep(60);
+  clock.advance(40);
   assert.is(c.get('k'), undefined);
   assert.is(await c.getOrLoad('k', loader, opts), 'v2');
   c.close();

@@ -4,7 +4,7 @@ import type { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { Cache } from '../../src/index.js';
 import { HashRing, SharedRing, SHARED_RING_MAX_POINTS } from '../../src/core/ring.js';
-import { kTable } from '../../src/cache/internal.js';
+import { kTable } from '../../src/core/handle.js';
 import { ST_BAD_ARGUMENT, ST_MISS, ST_SCRATCH, ST_STALE } from '../../src/core/wasm.js';
 import { askWorker, startTsWorker } from '../helpers/ts-worker.js';
 

@@ -7,8 +7,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CROSSSLOT_REPLY, keyIndexes, routeCommand, type RouteTarget } from '../../src/mesh/command-router.js';
-import { CommandTable, type CommandSpec } from '../../src/server/commands/registry.js';
-import { registerAll } from '../../src/server/commands/index.js';
+import { CommandTable, type CommandSpec } from '../../src/commands/registry.js';
+import { registerAll } from '../../src/commands/index.js';
 
 const TABLE = new CommandTable();
 registerAll(TABLE);

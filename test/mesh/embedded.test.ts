@@ -1,7 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Cache } from '../../src/index.js';
-import type { MeshCache } from '../../src/mesh/embedded.js';
+import { Cache, MeshCache } from '../../src/index.js';
 import type { JoinOptions } from '../../src/mesh/embedded.js';
 
 /** Every test body must finish within this (joins, waits and hand-offs are all bounded). */
@@ -36,7 +35,7 @@ async function join(nodeId: string, seed?: string): Promise<MeshCache<Value>> {
     maxMemory: '16mb',
     mesh: { port: 0, nodeId, preset: 'local', statsIntervalMs: 100, ...(seed === undefined ? {} : { join: [seed] }) },
   };
-  const node = await Cache.join<Value>(options);
+  const node = await MeshCache.join<Value>(options);
   nodes.push(node);
   return node;
 }
@@ -76,7 +75,7 @@ async function missingKeys(from: MeshCache<Value>): Promise<number[]> {
   return missing;
 }
 
-const CacheJoin = suite('Cache.join (three embedded nodes in one process)');
+const CacheJoin = suite('MeshCache.join (three embedded nodes in one process)');
 
 let e1: MeshCache<Value>;
 let e2: MeshCache<Value>;
@@ -249,7 +248,7 @@ CacheJoin.run();
 
 // A node that has just joined owns keys it does not have yet: reads must fetch them from where
 // the mesh had them without it (the hand-off window), before the rebalance batches arrive.
-const JoinHandoff = suite('Cache.join hand-off reads on a node that has just joined');
+const JoinHandoff = suite('MeshCache.join hand-off reads on a node that has just joined');
 
 JoinHandoff.after(async () => {
   await Promise.allSettled(nodes.splice(0).map((n) => n.close()));

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, type AddressInfo } from 'node:net';
-import { Cache } from '../../src/index.js';
+import { Cache, MeshCache } from '../../src/index.js';
 import { MeshNode, resolveMeshOptions, type MeshOptions } from '../../src/mesh/node.js';
 
 /** Every test body must finish within this (servers, dials and joins are all bounded). */
@@ -249,7 +249,7 @@ Node('a node with a 28-byte secret refuses an embedded peer without one: the joi
   assert.is(failuresBefore, 0);
   assert.is(new Map(guarded.info()).get('mesh_auth'), 'hmac-sha256');
 
-  const err = await rejection(Cache.join({ maxMemory: '8mb', mesh: { port: 0, nodeId: 'open', preset: 'local', join: [guarded.address] } }));
+  const err = await rejection(MeshCache.join({ maxMemory: '8mb', mesh: { port: 0, nodeId: 'open', preset: 'local', join: [guarded.address] } }));
   assert.is(err.code, 'ERR_MESH_JOIN');
   assert.match(err.message, guarded.address);
   assert.match(err.message, /refused authentication|auth/i);
@@ -259,9 +259,9 @@ Node('a node with a 28-byte secret refuses an embedded peer without one: the joi
 }));
 
 Node('two embedded nodes with the same 28-byte secret join each other and both count 0 auth failures', bounded(async () => {
-  const a = await Cache.join({ maxMemory: '8mb', mesh: { port: 0, nodeId: 'sa', preset: 'local', secret: SECRET } });
+  const a = await MeshCache.join({ maxMemory: '8mb', mesh: { port: 0, nodeId: 'sa', preset: 'local', secret: SECRET } });
   opened.push(a);
-  const b = await Cache.join({ maxMemory: '8mb', mesh: { port: 0, nodeId: 'sb', preset: 'local', secret: Buffer.from(SECRET), join: [a.node.address] } });
+  const b = await MeshCache.join({ maxMemory: '8mb', mesh: { port: 0, nodeId: 'sb', preset: 'local', secret: Buffer.from(SECRET), join: [a.node.address] } });
   opened.push(b);
   const deadline = Date.now() + 3000;
   while (a.nodes().filter((n) => n.state === 'alive').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -270,26 +270,26 @@ Node('two embedded nodes with the same 28-byte secret join each other and both c
   assert.is(b.node.transportStats().authFailures, 0);
 }));
 
-Node('Cache.join through a seed nobody listens on rejects with ERR_MESH_JOIN and frees its mesh port for the next bind', bounded(async () => {
+Node('MeshCache.join through a seed nobody listens on rejects with ERR_MESH_JOIN and frees its mesh port for the next bind', bounded(async () => {
   const deadSeed = await freePort();
   const port = await freePort();
-  const err = await rejection(Cache.join({ maxMemory: '8mb', mesh: { port, nodeId: 'lonely', preset: 'local', join: [`127.0.0.1:${deadSeed}`] } }));
+  const err = await rejection(MeshCache.join({ maxMemory: '8mb', mesh: { port, nodeId: 'lonely', preset: 'local', join: [`127.0.0.1:${deadSeed}`] } }));
   assert.is(err.code, 'ERR_MESH_JOIN');
   assert.match(err.message, `127.0.0.1:${deadSeed}`);
   assert.ok(await canBind(port), `port ${port} can be bound again after the failed join`);
   // And a node can take the very same port afterwards.
-  const again = await Cache.join<string>({ maxMemory: '8mb', mesh: { port, nodeId: 'second-try', preset: 'local' } });
+  const again = await MeshCache.join<string>({ maxMemory: '8mb', mesh: { port, nodeId: 'second-try', preset: 'local' } });
   opened.push(again);
   assert.is(again.node.address, `127.0.0.1:${port}`);
   await again.set('k', 'v');
   assert.is(await again.get('k'), 'v');
 }));
 
-Node('Cache.join refuses options.mesh that is missing with a TypeError, before binding anything', bounded(async () => {
-  const err = await rejection(Cache.join({ maxMemory: '8mb' } as unknown as Parameters<typeof Cache.join>[0]));
+Node('MeshCache.join refuses options.mesh that is missing with a TypeError, before binding anything', bounded(async () => {
+  const err = await rejection(MeshCache.join({ maxMemory: '8mb' } as unknown as Parameters<typeof MeshCache.join>[0]));
   assert.instance(err, TypeError);
   assert.is(err.message, 'options.mesh must be an object (the mesh options)');
-  const bad = await rejection(Cache.join({ maxMemory: '8mb', mesh: { port: 0, vnodes: 0 } }));
+  const bad = await rejection(MeshCache.join({ maxMemory: '8mb', mesh: { port: 0, vnodes: 0 } }));
   assert.instance(bad, RangeError);
   assert.is(bad.message, 'options.mesh.vnodes must be an integer from 1 to 4096');
 }));

@@ -5,7 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Cache, type MeshCache } from '../../src/index.js';
+import { Cache, MeshCache } from '../../src/index.js';
 
 const range = suite('range partitioner in a 3-node mesh');
 const nodes: Array<MeshCache<string>> = [];
@@ -27,10 +27,10 @@ range('splits a hot prefix of 1,500 keys until no node holds more than 60% of th
     nodeId, port: 0, join, preset: 'local' as const, partitioner: 'range' as const,
     rangesPerNode: 1, maxRangeKeys: 200, statsIntervalMs: 100, sweepIntervalMs: 300,
   });
-  const first = await Cache.join<string>({ maxMemory: '16mb', mesh: mesh('r1', []) });
+  const first = await MeshCache.join<string>({ maxMemory: '16mb', mesh: mesh('r1', []) });
   nodes.push(first);
-  nodes.push(await Cache.join<string>({ maxMemory: '16mb', mesh: mesh('r2', [first.node.address]) }));
-  nodes.push(await Cache.join<string>({ maxMemory: '16mb', mesh: mesh('r3', [first.node.address]) }));
+  nodes.push(await MeshCache.join<string>({ maxMemory: '16mb', mesh: mesh('r2', [first.node.address]) }));
+  nodes.push(await MeshCache.join<string>({ maxMemory: '16mb', mesh: mesh('r3', [first.node.address]) }));
   await waitUntil(() => nodes.every((n) => n.nodes().filter((m) => m.state === 'alive').length === 3), 5000, '3 alive members');
   await waitUntil(() => new Set(nodes.map((n) => n.node.info().find(([k]) => k === 'mesh_version')?.[1])).size === 1, 5000, 'one range table');
 

@@ -7,8 +7,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MeshcacheServer } from '../../src/server/server.js';
-import { ordered } from '../../src/mesh/command-router.js';
-import type { CommandRouting } from '../../src/server/commands/registry.js';
+import { ordered } from '../../src/commands/registry.js';
+import type { CommandRouting } from '../../src/commands/registry.js';
 import { RespClient, encode } from '../helpers/resp-client.js';
 
 const order = suite('routed command ordering on one connection');

@@ -9,6 +9,7 @@ import { startServerThreads, type ThreadedServer } from '../../src/server/thread
 import { nativeStatus } from '../../src/native/binding.js';
 import { MeshcacheServer } from '../../src/server/server.js';
 import { MeshNode } from '../../src/mesh/node.js';
+import { serveThreadRouting } from '../../src/mesh/thread-routing.js';
 import { RespClient } from '../helpers/resp-client.js';
 
 const threads = suite('server threads in a mesh');
@@ -28,7 +29,7 @@ threads('connections on both threads route 60 keys through a 2-node mesh and ans
     const a = new MeshNode(t.main.cache, { port: 0, nodeId: 'tm-a', preset: 'local' });
     nodes.push(a);
     await a.start();
-    t.attachMesh(a);
+    t.attachMesh(a, (state, port) => serveThreadRouting(a, state, port));
     other = new MeshcacheServer({ port: 0, cache: { maxMemory: '16mb' } });
     await other.listen();
     const b = new MeshNode(other.cache, { port: 0, nodeId: 'tm-b', preset: 'local', join: [a.address] });

@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cache } from '../../src/index.js';
-import { kTable, kPool } from '../../src/cache/internal.js';
+import { kPool } from '../../src/cache/internal.js';
+import { kTable } from '../../src/core/handle.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'meshcache-test-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));

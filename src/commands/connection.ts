@@ -1,6 +1,6 @@
 /** Connection commands: PING, ECHO, HELLO, AUTH, QUIT, SELECT, CLIENT. */
 import { command, ERR, parseSafeInteger, word, type CommandContext, type CommandSpec, type ClientState } from './registry.js';
-import { REDIS_COMPAT_VERSION } from '../version.js';
+import { REDIS_COMPAT_VERSION } from './version.js';
 
 function auth(ctx: CommandContext, user: Buffer | null, pass: Buffer): boolean {
   const required = ctx.server.requirepass;

@@ -14,7 +14,7 @@
  * copies the value out of shared memory once.
  */
 import { command, ERR, word, type CommandContext, type CommandSpec } from './registry.js';
-import { kGetEncoded, kGetView } from '../../cache/internal.js';
+import { kGetEncoded, kGetView } from '../cache/internal.js';
 import {
   DEFAULT_EXPIRY, NO_EXPIRY, STORE_ALWAYS, STORE_NX, STORE_XX, expiryOf, parseInt64, readValue, setExpiry, storeValue,
 } from './keys.js';

@@ -7,11 +7,11 @@
 import type { Cache } from '../cache/cache.js';
 import { RespWriter } from '../resp/writer.js';
 import { CacheError } from '../errors.js';
-import { errorReply } from '../server/connection.js';
-import { registerAll } from '../server/commands/index.js';
+import { errorBuffer, errorReply } from './reply.js';
+import { registerAll } from './index.js';
 import {
   CommandTable, ERR, type ClientState, type CommandSpec, type ServerState,
-} from '../server/commands/registry.js';
+} from './registry.js';
 
 /** Runs `args` as client `client` would, returning the reply. */
 export type CommandExecutor = (args: Buffer[], client: ClientState) => Buffer;
@@ -50,13 +50,6 @@ export function runSpec(spec: CommandSpec, args: Buffer[], cache: Cache, client:
     return errorBuffer(errorReply(err));
   }
   return out.take();
-}
-
-/** An error reply as bytes. */
-export function errorBuffer(message: string): Buffer {
-  const w = new RespWriter();
-  w.error(message);
-  return w.take();
 }
 
 /**

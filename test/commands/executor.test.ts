@@ -6,9 +6,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Cache } from '../../src/index.js';
-import { errorBuffer, peerClient, peerExecutor, runSpec, standaloneState } from '../../src/mesh/executor.js';
-import { CommandTable, command, type CommandSpec, type ServerState } from '../../src/server/commands/registry.js';
-import { registerAll } from '../../src/server/commands/index.js';
+import { peerClient, peerExecutor, runSpec, standaloneState } from '../../src/commands/executor.js';
+import { errorBuffer } from '../../src/commands/reply.js';
+import { CommandTable, command, type CommandSpec, type ServerState } from '../../src/commands/registry.js';
+import { registerAll } from '../../src/commands/index.js';
 
 const argv = (...words: string[]) => words.map((w) => Buffer.from(w));
 

@@ -1,7 +1,7 @@
 /** Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, TIME, COMMAND, CONFIG. */
 import { arch, platform, release } from 'node:os';
 import { command, ERR, word, type CommandContext, type CommandSpec } from './registry.js';
-import { REDIS_COMPAT_VERSION } from '../version.js';
+import { REDIS_COMPAT_VERSION } from './version.js';
 
 type Fields = Array<[string, string | number]>;
 

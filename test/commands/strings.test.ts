@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MeshcacheServer } from '../../src/server/server.js';
 import { kGetEncoded } from '../../src/cache/internal.js';
-import { longDouble } from '../../src/server/commands/strings.js';
+import { longDouble } from '../../src/commands/strings.js';
 
 /** Longest wait for one reply. */
 import { RawClient, err, sleep, type Reply } from '../helpers/raw-client.js';

@@ -15,17 +15,10 @@
  * not to other threads using the same cache in-process.
  */
 import { command, ERR, parseInteger, word, type CommandContext, type CommandSpec } from './registry.js';
-import type { Cache } from '../../cache/cache.js';
-import { kGetEncoded, kStoreEncoded, kTable } from '../../cache/internal.js';
-import { statusError } from '../../core/table.js';
-import { ST_LOCK_TIMEOUT } from '../../core/wasm.js';
-import { batchKeys, scanBatch } from '../../shard/ops.js';
-import { globToRegExp } from '../../shard/glob.js';
+import type { Cache } from '../cache/cache.js';
+import { kGetEncoded, kStoreEncoded } from '../cache/internal.js';
+import { globToRegExp } from '../util/glob.js';
 
-/** The core's ttl() results: key absent, key without expiry, shard lock timed out. */
-const TTL_MISSING = -2;
-const TTL_NONE = -1;
-const TTL_LOCK_TIMEOUT = -3;
 /** `expiresAt` for storeValue: apply the cache's default TTL (what a plain SET gets). */
 export const DEFAULT_EXPIRY = -1;
 /** `expiresAt` meaning no expiry. */
@@ -37,8 +30,6 @@ const LLONG_MIN = -9223372036854775808n;
 const KEYS_BATCH = 1024;
 /** SCAN's default COUNT, as in Redis. */
 const SCAN_DEFAULT_COUNT = 10;
-/** A SCAN cursor is shard * 2^32 + that shard's own cursor. */
-const SHARD_CURSOR_SPAN = 2 ** 32;
 
 /** Redis's string2ll: registry's parseInteger, except that `-0` is not an integer either. */
 export function parseInt64(b: Uint8Array): bigint | null {
@@ -51,21 +42,14 @@ export function parseInt64(b: Uint8Array): bigint | null {
  * Reads no value, counts nothing and leaves eviction state alone (like Redis's LOOKUP_NOTOUCH).
  */
 export function expiryOf(cache: Cache, key: Uint8Array): number | null {
-  const t = cache[kTable]();
-  const now = Date.now();
-  const r = t.x.ttl(t.encodeKey(key), now, -1);
-  if (r === TTL_MISSING) return null;
-  if (r === TTL_NONE) return NO_EXPIRY;
-  if (r === TTL_LOCK_TIMEOUT) throw statusError(ST_LOCK_TIMEOUT, 'ttl');
-  return now + r;
+  const at = cache.expiresAt(key);
+  if (at === undefined) return null;
+  return at === Infinity ? NO_EXPIRY : at;
 }
 
 /** Sets an existing key's absolute expiry (NO_EXPIRY removes it). False when the key is absent. */
 export function setExpiry(cache: Cache, key: Uint8Array, expiresAt: number): boolean {
-  const t = cache[kTable]();
-  const r = t.x.ttl(t.encodeKey(key), Date.now(), expiresAt);
-  if (r === TTL_LOCK_TIMEOUT) throw statusError(ST_LOCK_TIMEOUT, 'expire');
-  return r !== TTL_MISSING;
+  return cache.expireAt(key, expiresAt === NO_EXPIRY ? Infinity : expiresAt);
 }
 
 /** storeValue's conditions: always, only when absent (NX), only when present (XX). */
@@ -208,25 +192,21 @@ function rename(ctx: CommandContext, args: Buffer[], nx: boolean): void {
 
 /** Every live key matching `re` (null: all), shard by shard; one batch holds one shard lock. */
 function allKeys(cache: Cache, re: RegExp | null): Buffer[] {
-  const t = cache[kTable]();
   const out: Buffer[] = [];
   // A scan yields a key twice when another thread grows the shard's index between two batches.
   const seen = new Set<string>();
-  const now = Date.now();
-  for (let shard = 0; shard < cache.options.shards; shard++) {
-    let cursor = 0;
-    do {
-      const batch = scanBatch(t, shard, cursor, KEYS_BATCH, false, now);
-      for (const k of batchKeys(batch)) {
-        const text = k.toString('latin1');
-        if ((re === null || re.test(text)) && !seen.has(text)) {
-          seen.add(text);
-          out.push(k);
-        }
+  let cursor = 0;
+  do {
+    const step = cache.scanStep(cursor, KEYS_BATCH);
+    for (const k of step.keys) {
+      const text = k.toString('latin1');
+      if ((re === null || re.test(text)) && !seen.has(text)) {
+        seen.add(text);
+        out.push(k);
       }
-      cursor = batch.next;
-    } while (cursor !== 0);
-  }
+    }
+    cursor = step.cursor;
+  } while (cursor !== 0);
   return out;
 }
 
@@ -260,52 +240,16 @@ function scan(ctx: CommandContext, args: Buffer[]): void {
       return o.error(ERR.syntax);
     }
   }
-  const shards = ctx.cache.options.shards;
-  const start = cursorText.startsWith('-') ? -1 : Number(BigInt(cursorText));
-  let shard = start < 0 ? shards : Math.floor(start / SHARD_CURSOR_SPAN);
-  let cursor = start < 0 ? 0 : start % SHARD_CURSOR_SPAN;
-  const keys: Buffer[] = [];
-  const t = ctx.cache[kTable]();
-  const now = Date.now();
-  // Visit about `count` keys (before MATCH / TYPE filter them), crossing into the next shards when
-  // one ends, so a sparse cache does not cost one round trip per empty shard.
-  let visited = 0;
-  while (shard < shards && visited < count) {
-    const batch = scanBatch(t, shard, cursor, count - visited, false, now);
-    visited += batch.count;
-    if (typeMatches) for (const k of batchKeys(batch)) if (re === null || re.test(k.toString('latin1'))) keys.push(k);
-    cursor = batch.next;
-    if (cursor === 0) shard++;
-  }
+  // A negative cursor wraps to one past every shard; so does any cursor beyond them: the walk ends.
+  const start = cursorText.startsWith('-') ? -1 : BigInt(cursorText);
+  const cursor = start === -1 || start > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(start);
+  // Visits about `count` keys (before MATCH / TYPE filter them).
+  const step = ctx.cache.scanStep(cursor, count);
+  const keys = typeMatches ? step.keys.filter((k) => re === null || re.test(k.toString('latin1'))) : [];
   o.array(2);
-  o.bulk(shard >= shards ? '0' : String(shard * SHARD_CURSOR_SPAN + cursor));
+  o.bulk(String(step.cursor));
   o.array(keys.length);
   for (const k of keys) o.bulk(k);
-}
-
-/** A random live key: a random shard and cursor, then onwards until a key turns up. */
-function randomKey(cache: Cache): Buffer | null {
-  const t = cache[kTable]();
-  const shards = cache.options.shards;
-  const first = Math.floor(Math.random() * shards);
-  const now = Date.now();
-  for (let i = 0; i < shards; i++) {
-    const shard = (first + i) % shards;
-    let cursor = i === 0 ? Math.floor(Math.random() * SHARD_CURSOR_SPAN) : 0;
-    do {
-      const batch = scanBatch(t, shard, cursor, KEYS_BATCH, false, now);
-      if (batch.count > 0) return batchKeys(batch)[Math.floor(Math.random() * batch.count)];
-      cursor = batch.next;
-    } while (cursor !== 0);
-  }
-  // The first shard from its random cursor onwards was empty: look at the part before it.
-  let cursor = 0;
-  do {
-    const batch = scanBatch(t, first, cursor, KEYS_BATCH, false, now);
-    if (batch.count > 0) return batchKeys(batch)[Math.floor(Math.random() * batch.count)];
-    cursor = batch.next;
-  } while (cursor !== 0);
-  return null;
 }
 
 function deleteKeys(ctx: CommandContext, args: Buffer[]): void {
@@ -354,8 +298,8 @@ export const keyCommands: CommandSpec[] = [
   }),
   command('scan', -2, ['readonly'], [0, 0, 0], 'keyspace', 'Iterates over the key names in the database.', scan),
   command('randomkey', 1, ['readonly'], [0, 0, 0], 'keyspace', 'Returns a random key name from the database.', (ctx) => {
-    const k = randomKey(ctx.cache);
-    if (k === null) ctx.out.nil();
+    const k = ctx.cache.randomKey();
+    if (k === undefined) ctx.out.nil();
     else ctx.out.bulk(k);
   }),
 ];

@@ -3,8 +3,8 @@
  * command name included; negative: at least that many), flags and key positions (for COMMAND
  * INFO), and a synchronous handler that writes its reply. Registering a name twice is refused.
  */
-import type { RespWriter } from '../../resp/writer.js';
-import type { Cache } from '../../cache/cache.js';
+import type { RespWriter } from '../resp/writer.js';
+import type { Cache } from '../cache/cache.js';
 
 /** One connected client, as commands see it. */
 export interface ClientState {
@@ -54,14 +54,35 @@ export interface ServerState {
   mesh: CommandRouting | null;
 }
 
-/** How a connection hands a keyed command to the mesh (src/mesh/node.ts implements it). */
+/**
+ * The routing port: how a connection hands a keyed command to the mesh. The mesh implements it
+ * (src/mesh/node.ts, and src/mesh/thread-routing.ts on server threads); the command layer and the
+ * server only know this interface.
+ */
 export interface CommandRouting {
   /**
    * null: run it here, synchronously; else the whole RESP reply, computed elsewhere. A reply
-   * marked with the mesh's kOrdered symbol holds back the connection's next commands until it
+   * marked with kOrdered holds back the connection's next commands until it
    * settles.
    */
-  routeCommand(spec: CommandSpec, args: Buffer[], client: ClientState, server: ServerState): Promise<Buffer> | null;
+  routeCommand(spec: CommandSpec, args: Buffer[], client: ClientState, server: ServerState): RoutedReply | null;
+}
+
+/**
+ * Set on a routed reply whose part for this node waits for a hand-off pull before it runs. The
+ * commands after it on the same connection must wait for it too: run now, they could act on a
+ * key before it (MGET x y waiting to pull x, then SET y running first, would read the new y).
+ * Forwarded parts need no such care: a peer runs one connection's commands in arrival order.
+ */
+export const kOrdered = Symbol('meshcache.routedOrdered');
+
+/** What routeCommand returns when the reply comes later. */
+export type RoutedReply = Promise<Buffer> & { [kOrdered]?: true };
+
+/** Marks `p` as holding back the commands after it. */
+export function ordered(p: Promise<Buffer>): RoutedReply {
+  (p as RoutedReply)[kOrdered] = true;
+  return p;
 }
 
 export interface ServerCounters {
