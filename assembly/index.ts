@@ -15,8 +15,8 @@ export { onAbort } from "./status";
 export * from "./lz4";
 export { xxh32 } from "./xxh32";
 
-// Constants the host reads, exported as immutable globals: scripts/gen-layout.mjs copies their
-// values into src/core/layout.generated.ts at build time, and test/core/layout.test.ts fails when
+// Constants the host reads, exported as immutable globals: scripts/gen-constants.mjs copies their
+// values into src/core/constants.generated.ts at build time, and test/core/layout.test.ts fails when
 // that file and this module disagree. Add a name here before the host uses it.
 export {
   HEADER_BASE, H_OWNERS, H_WORKERS, H_FREE_CHUNK_BYTES, MAX_REGISTERED_WORKERS, WORKER_ENTRY_BYTES,

@@ -16,7 +16,7 @@
 // Every struct below is declared once as an @unmanaged class, only so that its field offsets and
 // size come from offsetof/sizeof instead of being typed by hand; no instance is ever created.
 // The host reads the offsets it needs from the module's exported globals (assembly/index.ts;
-// scripts/gen-layout.mjs writes them to src/core/layout.generated.ts at build time).
+// scripts/gen-constants.mjs writes them to src/core/constants.generated.ts at build time).
 
 /** Bytes of a cache line: data written by different threads is kept on separate lines. */
 export const CACHE_LINE: u32 = 64;
