@@ -2,7 +2,11 @@
 // al., "TLSF: a new dynamic memory allocator for real-time systems") over that shard's chunks.
 //
 // The heap hands out chunks from one bump pointer (heap top) under a short global lock and grows
-// the memory when needed; chunks are never returned, a shard keeps what it took up to its budget.
+// the memory when needed. The memory never shrinks: a chunk given back (heapRelease: compaction
+// emptied it, or a ring buffer was outgrown) goes on the heap's free-chunk list, a singly linked
+// list through the chunks' first word (head at H_FREE_CHUNKS, total at H_FREE_CHUNK_BYTES), and
+// heapAlloc takes a listed chunk of exactly the size asked before it moves the heap top.
+// A shard keeps the chunks it took, up to its budget, until compaction gives one back.
 // Inside a shard, TLSF gives O(1) allocation and free with immediate coalescing, so freed space is
 // reused by any later size and a long churn of mixed sizes stays inside the budget.
 //
@@ -14,12 +18,18 @@
 //   A free block keeps prev/next free-list links at +4/+8 and a pointer to itself in its last 4
 //   bytes, so that its right neighbour (which has LEFT_FREE set) can find it to coalesce.
 //
-// Chunk: [next chunk u32][chunk bytes u32][blocks …][sentinel info: size 0, used]
+// Chunk (8-byte aligned, `bytes` a multiple of 8):
+//   ┌──────────────┬──────────────┬──────────────────────────────┬────────────────────────────┐
+//   │ next chunk   │ chunk bytes  │ blocks …                     │ sentinel info u32 (size 0, │
+//   │ u32 (0 = end)│ u32          │ (bytes − CHUNK_OVERHEAD)     │ used; LEFT_FREE as needed) │
+//   └──────────────┴──────────────┴──────────────────────────────┴────────────────────────────┘
+//   +0             +4             +8 (CHUNK_HEADER)              bytes − 8 (4 bytes, then 4 spare)
+//   `next` links a shard's chunks (head at S_CHUNKS) or, once given back, the heap's free list.
 // Invariant: no two free blocks are adjacent; every free block is in exactly one free list.
 
 import {
   HEADER_BASE, H_HEAP_TOP, H_HEAP_LOCK, H_FREE_CHUNKS, H_FREE_CHUNK_BYTES,
-  S_TLSF, S_CHUNKS, S_RESERVED, S_USED,
+  S_TLSF, S_CHUNKS, S_RESERVED, S_USED, SHARD_BYTES, ENTRY_BLOCK_HEADER,
 } from "./layout";
 import { holderIsDead } from "./lock";
 
@@ -45,6 +55,8 @@ const C_FL: u32 = 0;
 const C_SL: u32 = 4;
 const C_HEADS: u32 = C_SL + FL_COUNT * 4;
 export const TLSF_CONTROL_BYTES: u32 = C_HEADS + FL_COUNT * SL_COUNT * 4;
+if (S_TLSF + TLSF_CONTROL_BYTES > SHARD_BYTES) ERROR("alloc: the TLSF control overflows the shard header");
+if (BLOCK_OVERHEAD != ENTRY_BLOCK_HEADER) ERROR("alloc: the block header is not the one layout.ts puts before an entry");
 
 // @ts-ignore: decorator
 @inline function info(b: usize): u32 { return load<u32>(b); }

@@ -8,7 +8,7 @@
 // (an exception or exit happens in JS, where no lock is held). The host marks a dead thread's slot
 // DEAD (markThreadDead); a waiter that sees its holder's slot DEAD takes the lock over with a CAS
 // from the dead id (only one taker can win) and repairs the shard before using it: the shard is
-// rebuilt from a physical walk of its arena, keeping exactly the committed entries (table.ts,
+// rebuilt from a physical walk of its arena, keeping exactly the committed entries (recovery.ts,
 // repairShard). Every write the core makes keeps that walk valid at each step.
 //
 // Bounded waits. After the cache's lock timeout a caller stops waiting and gets ST_LOCK_TIMEOUT
@@ -21,7 +21,7 @@ import {
   S_LOCK, S_WAITERS, S_CONTENDED, HEADER_BASE, H_LOCK_TIMEOUT_MS, T_STATE, THREAD_DEAD,
   MAX_THREADS, threadSlotAt,
 } from "./layout";
-import { repairShard } from "./table";
+import { repairShard } from "./recovery";
 
 const SPINS: i32 = 64;
 const PARK_NS: i64 = 1000000;

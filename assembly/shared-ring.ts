@@ -54,14 +54,27 @@ export const SHARED_RING_MAX_POINTS: u32 = 1 << 20;
 /** Largest names block a shared ring may have. */
 export const SHARED_RING_MAX_NAMES_BYTES: u32 = 1 << 20;
 
-const B_BYTES: usize = 4;
-const B_POINTS: usize = 8;
-const B_NODES: usize = 12;
-const B_NAMES_BYTES: usize = 16;
-const B_EPOCH: usize = 20;
-const B_SEED: usize = 24;
-/** Where the sorted ring starts in a buffer. */
+// The buffer's header words (the diagram above); no instance is ever created.
+// @ts-ignore: decorator
+@unmanaged class BufferHeader {
+  link: u32;
+  bytes: u32;
+  points: u32;
+  nodes: u32;
+  namesBytes: u32;
+  epoch: u32;
+  seed: u64;
+}
+
+const B_BYTES: usize = offsetof<BufferHeader>("bytes");
+const B_POINTS: usize = offsetof<BufferHeader>("points");
+const B_NODES: usize = offsetof<BufferHeader>("nodes");
+const B_NAMES_BYTES: usize = offsetof<BufferHeader>("namesBytes");
+const B_EPOCH: usize = offsetof<BufferHeader>("epoch");
+const B_SEED: usize = offsetof<BufferHeader>("seed");
+/** Where the sorted ring starts in a buffer: the header words' line is reserved to its end. */
 const B_RING: usize = 64;
+if (offsetof<BufferHeader>() > B_RING) ERROR("shared-ring: the buffer header overlaps the ring");
 
 /** Snapshot the host reads (sharedRingSnapshot): +0 epoch u32 · +4 points u32 · +8 seed u64 · +16 names block. */
 const SNAP_HEADER: u32 = 16;

@@ -11,19 +11,22 @@
 // Every exported operation takes the calling thread's scratch area as its input and output: the
 // host writes the key (then the value, for set) at the scratch start, and get copies the value
 // there before the lock is released, so no thread ever reads an entry another thread may free.
+//
+// This file holds the index, the entry operations and the per-thread state; the other passes over
+// a shard live beside it: recovery.ts (repairing a shard whose lock holder died, reaping a dead
+// thread), scan.ts (cursor iteration) and compact.ts (emptying a chunk to give it back).
 
 import {
   HEADER_BASE, H_MAGIC, H_STATE, H_VERSION, H_SHARDS, H_SHARD_MASK, H_MAX_ENTRIES, H_SEED,
   H_BUDGET, H_HEAP_TOP, H_CHUNK_BYTES, H_SMALL_PERMILLE, H_MOVE_THRESHOLD, H_HEAP_BASE,
-  H_LOCK_TIMEOUT_MS, H_OWNERS, H_RING, H_RING_BYTES, H_RING_LOCK, H_HEAP_LOCK as H_HEAP_LOCK_, THREAD_FREE, THREAD_LIVE, THREAD_DEAD, META_COMMITTED, S_LOCK,
-  S_SMALL_BYTES as S_SMALL_BYTES_, E_PREV, E_NEXT,
-  MAGIC, LAYOUT_VERSION, STATE_EMPTY, STATE_LAYING_OUT, STATE_READY,
-  SHARDS_BASE, SHARD_BYTES, MAX_SHARDS, MAX_THREADS, T_STATE, T_SCRATCH, T_SCRATCH_CAP, T_RESULT,
-  S_CTRL, S_CAP, S_COUNT, S_GHOST, S_GHOST_MASK, S_SWEEP, S_CHUNKS,
-  S_SMALL_HEAD, S_SMALL_TAIL, S_MAIN_HEAD, S_MAIN_TAIL, S_SMALL_BYTES, S_ENTRY_BYTES,
-  S_USED, S_RESERVED, S_COMPRESSED, S_SAVED, S_HITS, S_MISSES, S_SETS, S_DELETES,
+  H_LOCK_TIMEOUT_MS, H_OWNERS, OWNER_BYTES, H_RING, H_RING_BYTES, MAGIC, LAYOUT_VERSION,
+  STATE_EMPTY, STATE_LAYING_OUT, STATE_READY, SHARDS_BASE, SHARD_BYTES, MAX_SHARDS, MAX_THREADS,
+  T_STATE, T_SCRATCH, T_SCRATCH_CAP, T_RESULT, THREAD_FREE, THREAD_LIVE,
+  S_CTRL, S_CAP, S_COUNT, S_GHOST, S_GHOST_MASK, S_SWEEP, S_SMALL_HEAD, S_SMALL_TAIL, S_MAIN_HEAD,
+  S_MAIN_TAIL, S_SMALL_BYTES, S_ENTRY_BYTES, S_USED, S_RESERVED, S_COMPRESSED, S_SAVED, S_HITS,
+  S_MISSES, S_SETS, S_DELETES,
   E_VALUE_LEN, E_EXPIRES, E_HASH, E_KEY_LEN, E_FLAGS, E_META, ENTRY_HEADER,
-  FLAGS_HOST_MASK, FLAG_COMPRESSED, META_FREQ_MASK, META_IN_MAIN,
+  FLAGS_HOST_MASK, FLAG_COMPRESSED, META_FREQ_MASK, META_IN_MAIN, META_COMMITTED,
   shardAt, threadSlotAt, bump64, entryKey, entryValue,
 } from "./layout";
 import {
@@ -33,13 +36,11 @@ import {
 import { xxh64 } from "./hash";
 import {
   tlsfAlloc, tlsfFree, tlsfReset, shardGrow, shardResetArena, heapAlloc, blockSizeFor,
-  allocatedSize, chunkPayloadCapacity, BLOCK_MAX, BLOCK_FREE, BLOCK_LEFT_FREE, BLOCK_TAGS,
-  BLOCK_MIN_BYTES, CHUNK_HEADER_BYTES, BLOCK_OVERHEAD, tlsfInsertRun, tlsfUnlistFree,
-  tlsfRelistFree, heapRelease,
+  allocatedSize, chunkPayloadCapacity, BLOCK_MAX,
 } from "./alloc";
 import { lockShard, unlockShard } from "./lock";
 import { lz4CompressBlock, lz4DecompressBlock, lz4CompressBound, lz4WorkBytes } from "./lz4";
-import { queuePush, queueUnlink, ghostPut, ghostTake, evictOne, countRemoval } from "./evict";
+import { queuePush, queueUnlink, ghostTake, evictOne, countRemoval } from "./evict";
 
 export const REASON_DELETED: i32 = 0;
 export const REASON_EVICTED: i32 = 1;
@@ -51,17 +52,19 @@ export const MODE_NX: u32 = 1;
 export const MODE_XX: u32 = 2;
 export const MODE_KEEP_TTL: u32 = 4;
 
-const INITIAL_CAP: u32 = 16;
+/** Slots of a new index (a multiple of 8). */
+export const INITIAL_CAP: u32 = 16;
 const SWEEP_SLOTS: u32 = 2;
 const DEFAULT_SCRATCH: u32 = 64 * 1024;
 
 // Per-thread copies of the immutable configuration, loaded by attach(). Never shared state.
-let tid: i32 = 0;
-let scratch: usize = 0;
-let scratchCap: u32 = 0;
-let slotPtr: usize = 0;
-let seed: u64 = 0;
-let shardMask: u32 = 0;
+// The exported ones are read by recovery.ts, scan.ts and compact.ts; only this file writes them.
+export let tid: i32 = 0;
+export let scratch: usize = 0;
+export let scratchCap: u32 = 0;
+export let slotPtr: usize = 0;
+export let seed: u64 = 0;
+export let shardMask: u32 = 0;
 let budget: u64 = 0;
 let maxEntries: u32 = 0;
 let chunkBytes: u32 = 0;
@@ -71,7 +74,7 @@ let moveThreshold: u32 = 0;
 // ─── index ────────────────────────────────────────────────────────────────────────────────────
 
 // @ts-ignore: decorator
-@inline function tagOf(h: u64): u8 {
+@inline export function tagOf(h: u64): u8 {
   const t = <u8>(h >> 56);
   return t ? t : 1;
 }
@@ -83,13 +86,13 @@ const GROUP_BYTES: u32 = 40;
 @inline function indexBytes(cap: u32): u32 { return (cap >> 3) * GROUP_BYTES; }
 /** Address of slot i's control byte. */
 // @ts-ignore: decorator
-@inline function ctrlAt(index: usize, i: u32): usize { return index + <usize>((i >> 3) * GROUP_BYTES + (i & 7)); }
+@inline export function ctrlAt(index: usize, i: u32): usize { return index + <usize>((i >> 3) * GROUP_BYTES + (i & 7)); }
 /** Address of slot i's entry pointer. */
 // @ts-ignore: decorator
-@inline function slotAt(index: usize, i: u32): usize { return index + <usize>((i >> 3) * GROUP_BYTES + 8 + ((i & 7) << 2)); }
+@inline export function slotAt(index: usize, i: u32): usize { return index + <usize>((i >> 3) * GROUP_BYTES + 8 + ((i & 7) << 2)); }
 
 // @ts-ignore: decorator
-@inline function isExpired(e: usize, now: u64): bool {
+@inline export function isExpired(e: usize, now: u64): bool {
   const x = load<u64>(e, E_EXPIRES);
   return x != 0 && x <= now;
 }
@@ -108,7 +111,7 @@ function keyEquals(a: usize, b: usize, len: u32): bool {
 }
 
 /** Slot of the key (>= 0), or -(insertion slot + 1) when absent; -1 - cap is never returned. */
-function indexFind(s: usize, h: u64, key: usize, keyLen: u32): i32 {
+export function indexFind(s: usize, h: u64, key: usize, keyLen: u32): i32 {
   const cap = load<u32>(s + S_CAP);
   if (!cap) return i32.MIN_VALUE;
   const mask = cap - 1;
@@ -132,7 +135,7 @@ function indexFind(s: usize, h: u64, key: usize, keyLen: u32): i32 {
 }
 
 /** Slot that holds entry `e` (found from its home slot), or -1 when it is not indexed. */
-function indexSlotOf(s: usize, e: usize): i32 {
+export function indexSlotOf(s: usize, e: usize): i32 {
   const cap = load<u32>(s + S_CAP);
   const mask = cap - 1;
   const index = <usize>load<u32>(s + S_CTRL);
@@ -167,7 +170,7 @@ function indexRemoveAt(s: usize, i: u32): void {
 }
 
 /** Allocates an index of `cap` slots (and its ghost) and rehashes into it. False if no room. */
-function indexResize(s: usize, cap: u32, now: u64): bool {
+export function indexResize(s: usize, cap: u32, now: u64): bool {
   const bytes = indexBytes(cap);
   const ghostBytes = (cap >> 1) * 4;
   const oldCap = load<u32>(s + S_CAP);
@@ -244,7 +247,7 @@ function allocate(s: usize, payload: u32, now: u64, forEntry: bool): usize {
 }
 
 /** Adds (sign 1) or removes (sign -1) a compressed entry's share of the compression counters. */
-function accountCompression(s: usize, e: usize, sign: i64): void {
+export function accountCompression(s: usize, e: usize, sign: i64): void {
   if (!(<u32>load<u8>(e, E_FLAGS) & FLAG_COMPRESSED)) return;
   const stored = <i64>load<u32>(e, E_VALUE_LEN);
   const raw = <i64>load<u32>(entryValue(e));
@@ -346,7 +349,7 @@ export function init(
     store<u32>(hdr + H_MOVE_THRESHOLD, moveAt);
     store<u32>(hdr + H_HEAP_BASE, heapBase);
     store<u32>(hdr + H_LOCK_TIMEOUT_MS, lockTimeoutMs);
-    memory.fill(hdr + H_OWNERS, 0, MAX_SHARDS * 2);
+    memory.fill(hdr + H_OWNERS, 0, MAX_SHARDS * OWNER_BYTES);
     memory.fill(hdr + H_RING, 0, H_RING_BYTES);
     atomic.store<u32>(hdr + H_HEAP_TOP, heapBase);
     for (let i: u32 = 0; i < shards; i++) tlsfReset(shardAt(i));
@@ -437,6 +440,16 @@ export function maxEntryPayload(): f64 {
   const room = budget - <u64>blockSizeFor(indexBytes(INITIAL_CAP)) - <u64>blockSizeFor(INITIAL_CAP * 2) - 64;
   if (room < cap) cap = room;
   return <f64>(cap - ENTRY_HEADER);
+}
+
+/** The shard of the key in scratch[0, keyLen). */
+export function shardOfKey(keyLen: u32): u32 {
+  return <u32>(xxh64(scratch, keyLen, seed) >> 40) & shardMask;
+}
+
+/** Records which worker owns a shard (owner + 1; 0 = none), for stats. */
+export function setOwner(shard: u32, owner: u32): void {
+  if (shard <= shardMask) atomic.store<u16>(<usize>(HEADER_BASE + H_OWNERS + shard * OWNER_BYTES), <u16>owner);
 }
 
 // ─── operations ───────────────────────────────────────────────────────────────────────────────
@@ -648,7 +661,7 @@ export function clear(): i32 {
 }
 
 /** Forgets a shard's index, ghost, queues and size counters (its arena is handled by the caller). */
-function resetShardState(s: usize): void {
+export function resetShardState(s: usize): void {
   store<u32>(s + S_CTRL, 0);
   store<u32>(s + S_CAP, 0);
   store<u32>(s + S_COUNT, 0);
@@ -741,401 +754,4 @@ export function inflate(storedLen: u32): i32 {
   }
   const n = lz4DecompressBlock(scratch + 4, storedLen - 4, scratch + <usize>at, raw);
   return n == <i32>raw ? n : (n < 0 ? n : ST_BAD_CONFIG);
-}
-
-// ─── recovery ─────────────────────────────────────────────────────────────────────────────────
-
-/** True when the used block payload at `e` (capacity `cap`) is a committed, intact entry. */
-function isCommittedEntry(e: usize, cap: u32): bool {
-  if (!(<u32>load<u8>(e, E_META) & META_COMMITTED)) return false;
-  const keyLen = <u64>load<u16>(e, E_KEY_LEN);
-  const end = <u64>(entryKey(e) - e) + keyLen + <u64>load<u32>(e, E_VALUE_LEN);
-  if (end > <u64>cap) return false;
-  return <u32>xxh64(entryKey(e), <usize>keyLen, seed) == load<u32>(e, E_HASH);
-}
-
-/**
- * Rebuilds a shard whose lock was taken over from a dead thread, which may have stopped anywhere
- * inside an operation. The caller holds the lock. The arena's physical block chain is valid at
- * every step of every operation (see alloc.ts), so the walk finds every block; committed entries
- * are kept, everything else (old index and ghost blocks, half-written entries, free blocks)
- * becomes free space; then queues, counters and a new index are built from the kept entries.
- * Two committed entries with one key (a replace cut short) keep the first met. O(shard size).
- */
-export function repairShard(s: usize): void {
-  tlsfReset(s);
-  resetShardState(s);
-  let reserved: u64 = 0;
-  let used: u64 = 0;
-  // Pass 1: keep committed entries, join everything else into free runs.
-  let chunk = <usize>load<u32>(s + S_CHUNKS);
-  while (chunk) {
-    const bytes = load<u32>(chunk, 4);
-    reserved += <u64>bytes;
-    const end = chunk + bytes - 8;
-    let b = chunk + CHUNK_HEADER_BYTES;
-    let run: usize = 0;
-    while (b < end) {
-      const info = load<u32>(b);
-      let size = info & ~BLOCK_TAGS;
-      let keep = false;
-      if (size < BLOCK_MIN_BYTES || b + size > end) {
-        size = <u32>(end - b); // a broken chain cannot happen; if it did, the rest is free space
-      } else if (!(info & BLOCK_FREE)) {
-        keep = isCommittedEntry(b + BLOCK_OVERHEAD, size - BLOCK_OVERHEAD);
-      }
-      if (keep) {
-        if (run) {
-          tlsfInsertRun(s, run, <u32>(b - run));
-          store<u32>(b, size | BLOCK_LEFT_FREE);
-        } else {
-          store<u32>(b, size);
-        }
-        run = 0;
-        used += <u64>size;
-      } else if (!run) {
-        run = b;
-      }
-      b += size;
-    }
-    if (run) tlsfInsertRun(s, run, <u32>(end - run));
-    store<u32>(end, run ? BLOCK_LEFT_FREE : 0);
-    chunk = <usize>load<u32>(chunk);
-  }
-  store<u64>(s + S_RESERVED, reserved);
-  store<u64>(s + S_USED, used);
-  // Pass 2: queues and counters from the kept entries.
-  let count: u32 = 0;
-  chunk = <usize>load<u32>(s + S_CHUNKS);
-  while (chunk) {
-    const end = chunk + load<u32>(chunk, 4) - 8;
-    let b = chunk + CHUNK_HEADER_BYTES;
-    while (b < end) {
-      const info = load<u32>(b);
-      const size = info & ~BLOCK_TAGS;
-      if (!(info & BLOCK_FREE)) {
-        const e = b + BLOCK_OVERHEAD;
-        queuePush(s, e, (<u32>load<u8>(e, E_META) & META_IN_MAIN) != 0);
-        accountCompression(s, e, 1);
-        bump64(s + S_ENTRY_BYTES, <u64>size);
-        count++;
-      }
-      b += size;
-    }
-    chunk = <usize>load<u32>(chunk);
-  }
-  store<u32>(s + S_COUNT, count);
-  // Pass 3: a new index. Entries that no longer fit the budget next to it are evicted.
-  let cap = INITIAL_CAP;
-  while ((count + 1) * 16 > cap * 13) cap <<= 1;
-  while (!indexResize(s, cap, 0)) {
-    // Nothing is indexed yet: drop the oldest entries directly until the index fits.
-    let e = <usize>load<u32>(s + S_SMALL_TAIL);
-    if (!e) e = <usize>load<u32>(s + S_MAIN_TAIL);
-    if (!e) return;
-    removeEntry(s, e, REASON_EVICTED);
-  }
-  for (let q = 0; q < 2; q++) {
-    let e = <usize>load<u32>(s + (q ? S_MAIN_HEAD : S_SMALL_HEAD));
-    while (e) {
-      const next = <usize>load<u32>(e, E_NEXT);
-      const keyLen = <u32>load<u16>(e, E_KEY_LEN);
-      const h = xxh64(entryKey(e), keyLen, seed);
-      const slot = indexFind(s, h, entryKey(e), keyLen);
-      if (slot >= 0) {
-        // A second committed copy of a key: drop this one.
-        store<u8>(e, <u8>(<u32>load<u8>(e, E_META) & ~META_COMMITTED), E_META);
-        accountCompression(s, e, -1);
-        queueUnlink(s, e);
-        store<u64>(s + S_ENTRY_BYTES, load<u64>(s + S_ENTRY_BYTES) - <u64>allocatedSize(e));
-        store<u32>(s + S_COUNT, load<u32>(s + S_COUNT) - 1);
-        tlsfFree(s, e);
-      } else {
-        const ins = <u32>(-1 - slot);
-        const index = <usize>load<u32>(s + S_CTRL);
-        store<u8>(ctrlAt(index, ins), tagOf(h));
-        store<u32>(slotAt(index, ins), <u32>e);
-      }
-      e = next;
-    }
-  }
-}
-
-/** Marks thread `deadTid`'s slot dead: locks it holds may now be taken over. 1 if marked. */
-export function markThreadDead(deadTid: i32): i32 {
-  if (deadTid < 1 || <u32>deadTid > MAX_THREADS) return 0;
-  const slot = threadSlotAt(<u32>deadTid - 1);
-  return atomic.cmpxchg<u32>(slot + T_STATE, THREAD_LIVE, THREAD_DEAD) == THREAD_LIVE ? 1 : 0;
-}
-
-/**
- * Takes over and repairs every shard whose lock dead thread `deadTid` still holds, then frees its
- * slot for reuse. Returns the number of shards repaired.
- */
-export function reapThread(deadTid: i32): i32 {
-  if (deadTid < 1 || <u32>deadTid > MAX_THREADS) return 0;
-  const slot = threadSlotAt(<u32>deadTid - 1);
-  if (atomic.load<u32>(slot + T_STATE) != THREAD_DEAD) return 0;
-  let repaired = 0;
-  const n = shardMask + 1;
-  for (let i: u32 = 0; i < n; i++) {
-    const s = shardAt(i);
-    if (atomic.load<i32>(s + S_LOCK) != deadTid) continue;
-    if (atomic.cmpxchg<i32>(s + S_LOCK, deadTid, tid) != deadTid) continue;
-    repairShard(s);
-    unlockShard(s);
-    repaired++;
-  }
-  atomic.cmpxchg<i32>(<usize>(HEADER_BASE + H_HEAP_LOCK_), deadTid, 0);
-  // A ring writer that died mid-build left only its unpublished buffer half-written: nothing to repair.
-  atomic.cmpxchg<i32>(<usize>(HEADER_BASE + H_RING_LOCK), deadTid, 0);
-  atomic.store<u32>(slot + T_STATE, THREAD_FREE);
-  return repaired;
-}
-
-/** The shard of the key in scratch[0, keyLen). */
-export function shardOfKey(keyLen: u32): u32 {
-  return <u32>(xxh64(scratch, keyLen, seed) >> 40) & shardMask;
-}
-
-/** Records which worker owns a shard (owner + 1; 0 = none), for stats. */
-export function setOwner(shard: u32, owner: u32): void {
-  if (shard <= shardMask) atomic.store<u16>(<usize>(HEADER_BASE + H_OWNERS + shard * 2), <u16>owner);
-}
-
-// ─── scan ─────────────────────────────────────────────────────────────────────────────────────
-
-// @ts-ignore: decorator
-@inline function reverseBits(v: u32): u32 {
-  v = ((v >> 1) & 0x55555555) | ((v & 0x55555555) << 1);
-  v = ((v >> 2) & 0x33333333) | ((v & 0x33333333) << 2);
-  v = ((v >> 4) & 0x0F0F0F0F) | ((v & 0x0F0F0F0F) << 4);
-  return bswap<u32>(v);
-}
-
-/** Bytes of a scan record's header: key length u16, flags u8, 0 u8, value length u32, expiry u64. */
-export const SCAN_RECORD_HEADER: u32 = 16;
-
-/**
- * Copies entries of one shard into scratch as records (header, key, then the stored value when
- * `withValues`), walking home slots in reverse-binary cursor order (as Redis's SCAN does): every
- * key present for the whole of a scan is returned at least once even if the index grows between
- * calls, and entries shifted by deletions keep their home slot. Stops after `maxRecords` or when
- * scratch is full. Returns the record count; the next cursor (0 = shard done) goes to the result
- * word. ST_SCRATCH (needed size in the result word) when one home slot's records do not fit.
- */
-export function scan(shard: u32, cursor: u32, maxRecords: u32, withValues: u32, now: f64): i32 {
-  if (shard > shardMask) return ST_BAD_CONFIG;
-  const s = shardAt(shard);
-  const t = <u64>now;
-  if (!lockShard(s, tid)) return ST_LOCK_TIMEOUT;
-  const cap = load<u32>(s + S_CAP);
-  if (!cap) {
-    unlockShard(s);
-    store<u32>(slotPtr + T_RESULT, 0);
-    return 0;
-  }
-  const mask = cap - 1;
-  const index = <usize>load<u32>(s + S_CTRL);
-  let v = cursor;
-  let out: u64 = 0;
-  let records: u32 = 0;
-  do {
-    const home = v & mask;
-    // Size of this home slot's records first: a home slot is emitted whole or not at all.
-    let need: u64 = 0;
-    let n: u32 = 0;
-    let i = home;
-    for (let k: u32 = 0; k < cap && load<u8>(ctrlAt(index, i)); k++) {
-      const e = <usize>load<u32>(slotAt(index, i));
-      if ((load<u32>(e, E_HASH) & mask) == home && !isExpired(e, t)) {
-        need += <u64>SCAN_RECORD_HEADER + <u64>load<u16>(e, E_KEY_LEN) + (withValues ? <u64>load<u32>(e, E_VALUE_LEN) : 0);
-        n++;
-      }
-      i = (i + 1) & mask;
-    }
-    if (n) {
-      if (out + need > <u64>scratchCap || (records && records + n > maxRecords)) {
-        if (!records) {
-          store<u32>(slotPtr + T_RESULT, need > 0xFFFFFFF0 ? 0xFFFFFFF0 : <u32>need);
-          unlockShard(s);
-          return ST_SCRATCH;
-        }
-        break;
-      }
-      i = home;
-      for (let k: u32 = 0; k < cap && load<u8>(ctrlAt(index, i)); k++) {
-        const e = <usize>load<u32>(slotAt(index, i));
-        if ((load<u32>(e, E_HASH) & mask) == home && !isExpired(e, t)) {
-          const p = scratch + <usize>out;
-          const keyLen = <u32>load<u16>(e, E_KEY_LEN);
-          const valueLen = load<u32>(e, E_VALUE_LEN);
-          store<u16>(p, <u16>keyLen);
-          store<u8>(p, load<u8>(e, E_FLAGS) & <u8>FLAGS_HOST_MASK, 2);
-          store<u8>(p, 0, 3);
-          store<u32>(p, valueLen, 4);
-          store<u64>(p, load<u64>(e, E_EXPIRES), 8);
-          memory.copy(p + SCAN_RECORD_HEADER, entryKey(e), keyLen);
-          out += <u64>SCAN_RECORD_HEADER + <u64>keyLen;
-          if (withValues) {
-            memory.copy(scratch + <usize>out, entryValue(e), valueLen);
-            out += <u64>valueLen;
-          }
-        }
-        i = (i + 1) & mask;
-      }
-      records += n;
-    }
-    v |= ~mask;
-    v = reverseBits(v);
-    v++;
-    v = reverseBits(v);
-  } while (v != 0 && records < maxRecords);
-  unlockShard(s);
-  store<u32>(slotPtr + T_RESULT, v);
-  return <i32>records;
-}
-
-// ─── compaction ───────────────────────────────────────────────────────────────────────────────
-
-/** Entry bytes a compaction call may move under one lock hold (bounds the hold to ~1 ms). */
-const COMPACT_MAX_MOVE_BYTES: u64 = 1 << 20;
-
-/** True when the block [b, b + size) holds this shard's index or ghost filter. */
-// @ts-ignore: decorator
-@inline function holdsTables(s: usize, b: usize, size: u32): bool {
-  const index = <usize>load<u32>(s + S_CTRL);
-  const ghost = <usize>load<u32>(s + S_GHOST);
-  return (index != 0 && index - BLOCK_OVERHEAD == b) || (ghost != 0 && ghost - BLOCK_OVERHEAD == b);
-}
-
-/**
- * Moves the entries out of the shard's least-used chunk into free space elsewhere in the shard
- * and gives that chunk back to the heap, where any shard's next growth takes it before the memory
- * grows. Does one chunk per call, and only when the shard has at least a chunk's worth of free
- * space and the chunk's live bytes are at most COMPACT_MAX_MOVE_BYTES. Returns the bytes given
- * back (0 when nothing was worth doing), or ST_LOCK_TIMEOUT.
- *
- * A move writes and commits the new copy before the index slot and queue links switch to it, so a
- * thread killed mid-move leaves at worst two committed copies of one entry, which repair dedupes.
- */
-export function compactShard(shard: u32): i32 {
-  if (shard > shardMask) return ST_BAD_CONFIG;
-  const s = shardAt(shard);
-  if (!lockShard(s, tid)) return ST_LOCK_TIMEOUT;
-  const reserved = load<u64>(s + S_RESERVED);
-  const used = load<u64>(s + S_USED);
-  // Pick the victim: the chunk with the fewest live bytes that holds neither index nor ghost.
-  let victim: usize = 0;
-  let victimPrev: usize = 0;
-  let victimLive: u64 = 0;
-  let prev: usize = 0;
-  let chunk = <usize>load<u32>(s + S_CHUNKS);
-  while (chunk) {
-    const bytes = load<u32>(chunk, 4);
-    const end = chunk + bytes - 8;
-    let live: u64 = 0;
-    let tables = false;
-    let b = chunk + CHUNK_HEADER_BYTES;
-    while (b < end) {
-      const info = load<u32>(b);
-      const size = info & ~BLOCK_TAGS;
-      if (!(info & BLOCK_FREE)) {
-        live += <u64>size;
-        if (holdsTables(s, b, size)) tables = true;
-      }
-      b += size;
-    }
-    if (!tables && (!victim || live < victimLive)) {
-      victim = chunk;
-      victimPrev = prev;
-      victimLive = live;
-    }
-    prev = chunk;
-    chunk = <usize>load<u32>(chunk);
-  }
-  if (!victim) {
-    unlockShard(s);
-    return 0;
-  }
-  const victimBytes = <u64>load<u32>(victim, 4);
-  // Worth it only when the rest of the arena has room for the victim's entries with a margin.
-  const freeElsewhere = (reserved - victimBytes) - (used - victimLive);
-  if (victimLive > COMPACT_MAX_MOVE_BYTES || victimLive * 5 > freeElsewhere * 4 || reserved - used < victimBytes) {
-    unlockShard(s);
-    return 0;
-  }
-  const end = victim + <usize>victimBytes - 8;
-  // Quarantine: the victim's free blocks leave the lists so no move lands inside it.
-  let b = victim + CHUNK_HEADER_BYTES;
-  while (b < end) {
-    const info = load<u32>(b);
-    if (info & BLOCK_FREE) tlsfUnlistFree(s, b);
-    b += info & ~BLOCK_TAGS;
-  }
-  let moved = true;
-  b = victim + CHUNK_HEADER_BYTES;
-  while (b < end) {
-    const info = load<u32>(b);
-    const size = info & ~BLOCK_TAGS;
-    if (!(info & BLOCK_FREE) && (<u32>load<u8>(b + BLOCK_OVERHEAD, E_META) & META_COMMITTED)) {
-      if (!moveEntry(s, b + BLOCK_OVERHEAD)) {
-        moved = false;
-        break;
-      }
-    }
-    b += size;
-  }
-  if (!moved) {
-    // Not enough room after all: give the victim back its free space and free what moved out.
-    b = victim + CHUNK_HEADER_BYTES;
-    while (b < end) {
-      const info = load<u32>(b);
-      if (info & BLOCK_FREE) tlsfRelistFree(s, b);
-      b += info & ~BLOCK_TAGS;
-    }
-    b = victim + CHUNK_HEADER_BYTES;
-    while (b < end) {
-      const info = load<u32>(b);
-      const size = info & ~BLOCK_TAGS;
-      const next = b + size;
-      // Moved-out blocks are used but no longer committed; index and ghost are not here.
-      if (!(info & BLOCK_FREE) && !(<u32>load<u8>(b + BLOCK_OVERHEAD, E_META) & META_COMMITTED)) {
-        tlsfFree(s, b + BLOCK_OVERHEAD);
-      }
-      b = next;
-    }
-    unlockShard(s);
-    return 0;
-  }
-  // Every entry left: unlink the chunk and hand it to the heap.
-  if (victimPrev) store<u32>(victimPrev, load<u32>(victim));
-  else store<u32>(s + S_CHUNKS, load<u32>(victim));
-  store<u64>(s + S_RESERVED, reserved - victimBytes);
-  store<u64>(s + S_USED, load<u64>(s + S_USED) - victimLive);
-  heapRelease(victim, tid);
-  unlockShard(s);
-  return <i32>victimBytes;
-}
-
-/** Copies entry e into a new block elsewhere and points the index and queue at the copy. */
-function moveEntry(s: usize, e: usize): bool {
-  const need = <u32>(entryValue(e) - e) + load<u32>(e, E_VALUE_LEN);
-  const p = tlsfAlloc(s, need);
-  if (!p) return false;
-  memory.copy(p, e, need);
-  const slot = indexSlotOf(s, e);
-  if (slot >= 0) store<u32>(slotAt(<usize>load<u32>(s + S_CTRL), <u32>slot), <u32>p);
-  const inMain = (<u32>load<u8>(e, E_META) & META_IN_MAIN) != 0;
-  const prev = <usize>load<u32>(e, E_PREV);
-  const next = <usize>load<u32>(e, E_NEXT);
-  if (prev) store<u32>(prev, <u32>p, E_NEXT);
-  else store<u32>(s + (inMain ? S_MAIN_HEAD : S_SMALL_HEAD), <u32>p);
-  if (next) store<u32>(next, <u32>p, E_PREV);
-  else store<u32>(s + (inMain ? S_MAIN_TAIL : S_SMALL_TAIL), <u32>p);
-  store<u8>(e, <u8>(<u32>load<u8>(e, E_META) & ~META_COMMITTED), E_META);
-  const delta = <i64>allocatedSize(p) - <i64>allocatedSize(e);
-  store<i64>(s + S_ENTRY_BYTES, load<i64>(s + S_ENTRY_BYTES) + delta);
-  if (!inMain) store<i64>(s + S_SMALL_BYTES, load<i64>(s + S_SMALL_BYTES) + delta);
-  return true;
 }

@@ -4,66 +4,104 @@
  * other threads with the memory; every thread then instantiates it over that same memory.
  */
 import { readFileSync } from 'node:fs';
+import { CORE_CONSTANTS, CORE_INITIAL_PAGES } from './constants.generated.js';
 
-/** Status codes returned by the core (assembly/status.ts). */
-export const ST_MISS = -1;
-export const ST_SCRATCH = -2;
-export const ST_TOO_LARGE = -3;
-export const ST_NO_MEMORY = -4;
-export const ST_BAD_CONFIG = -5;
-export const ST_NO_THREAD_SLOT = -6;
-export const ST_BAD_LAYOUT = -7;
-export const ST_LOCK_TIMEOUT = -8;
-export const ST_BAD_ARGUMENT = -9;
-export const ST_STALE = -10;
-export const ST_BUSY = -11;
-export const ST_NOT_STORED = 1;
+/**
+ * Every constant below is the value the core module exports under the same (or the named) global
+ * (assembly/index.ts), copied at build time into constants.generated.ts by
+ * scripts/gen-constants.mjs; test/core/layout.test.ts fails when either drifts. None is typed here.
+ */
+const C = CORE_CONSTANTS;
+
+/** Status codes returned by the core (assembly/status.ts: what each means). */
+export const ST_MISS = C.ST_MISS;
+export const ST_SCRATCH = C.ST_SCRATCH;
+export const ST_TOO_LARGE = C.ST_TOO_LARGE;
+export const ST_NO_MEMORY = C.ST_NO_MEMORY;
+export const ST_BAD_CONFIG = C.ST_BAD_CONFIG;
+export const ST_NO_THREAD_SLOT = C.ST_NO_THREAD_SLOT;
+export const ST_BAD_LAYOUT = C.ST_BAD_LAYOUT;
+export const ST_LOCK_TIMEOUT = C.ST_LOCK_TIMEOUT;
+export const ST_BAD_ARGUMENT = C.ST_BAD_ARGUMENT;
+export const ST_STALE = C.ST_STALE;
+export const ST_BUSY = C.ST_BUSY;
+export const ST_NOT_STORED = C.ST_NOT_STORED;
 
 /** set() mode bits (assembly/table.ts). */
-export const MODE_NX = 1;
-export const MODE_XX = 2;
-export const MODE_KEEP_TTL = 4;
+export const MODE_NX = C.MODE_NX;
+export const MODE_XX = C.MODE_XX;
+export const MODE_KEEP_TTL = C.MODE_KEEP_TTL;
 
-/** Memory layout constants the host reads (assembly/layout.ts). */
-export const SHARD_BYTES = 4096;
-export const S_CONTENDED = 8;
-export const S_CAP = 72;
-export const S_COUNT = 76;
-export const S_SMALL_BYTES = 112;
-export const S_USED = 120;
-export const S_RESERVED = 128;
-export const S_ENTRY_BYTES = 136;
-export const S_COMPRESSED = 144;
-export const S_SAVED = 152;
-export const S_HITS = 192;
-export const S_MISSES = 200;
-export const S_SETS = 208;
-export const S_DELETES = 216;
-export const S_EVICTIONS = 224;
-export const S_EXPIRATIONS = 232;
+/** Shard headers (assembly/layout.ts): where they start and the bytes of each. */
+export const SHARDS_BASE = C.SHARDS_BASE;
+export const SHARD_BYTES = C.SHARD_BYTES;
+/** Most shards a cache may have (the owner table has a slot for each). */
+export const MAX_SHARDS = C.MAX_SHARDS;
+/** Shard header fields, from the shard's start: contended lock acquisitions (u32). */
+export const S_CONTENDED = C.S_CONTENDED;
+/** Shard header u32 fields: index capacity (slots), live entries. */
+export const S_CAP = C.S_CAP;
+export const S_COUNT = C.S_COUNT;
+/** Shard header u64 fields: bytes in the small queue, in live blocks, reserved as arena, in entries. */
+export const S_SMALL_BYTES = C.S_SMALL_BYTES;
+export const S_USED = C.S_USED;
+export const S_RESERVED = C.S_RESERVED;
+export const S_ENTRY_BYTES = C.S_ENTRY_BYTES;
+/** Shard header u64 fields: compressed entries, bytes compression saves over them. */
+export const S_COMPRESSED = C.S_COMPRESSED;
+export const S_SAVED = C.S_SAVED;
+/** Shard header u64 counters. */
+export const S_HITS = C.S_HITS;
+export const S_MISSES = C.S_MISSES;
+export const S_SETS = C.S_SETS;
+export const S_DELETES = C.S_DELETES;
+export const S_EVICTIONS = C.S_EVICTIONS;
+export const S_EXPIRATIONS = C.S_EXPIRATIONS;
 /** Value flag (host bit 3) the core also reads: the value is [raw length u32][LZ4 block]. */
-export const FLAG_COMPRESSED = 8;
-/** Thread slot fields after the result word (resultPtr() + 4, + 12): f64 ns compressing / decompressing. */
-export const T_COMPRESS_NS_FROM_RESULT = 4;
-export const T_DECOMPRESS_NS_FROM_RESULT = 12;
-/** Header tables the host uses (assembly/layout.ts): owners (u16 per shard), worker registry. */
-export const HEADER_BASE = 65536;
-export const H_OWNERS = 1024;
-export const H_WORKERS = 3072;
-export const H_FREE_CHUNK_BYTES = 72;
-export const MAX_REGISTERED_WORKERS = 128;
-/** Thread slots: base and size (assembly/layout.ts). */
-export const THREADS_BASE = HEADER_BASE + 4096;
-export const THREAD_SLOT_BYTES = 32;
-export const MAX_THREADS = 1024;
-/** Bytes of a cache entry's header in the core (before key and value). */
-export const ENTRY_HEADER_BYTES = 28;
+export const FLAG_COMPRESSED = C.FLAG_COMPRESSED;
+
+/** Thread slots (assembly/layout.ts): where they start, the bytes of each, how many. */
+export const THREADS_BASE = C.THREADS_BASE;
+export const THREAD_SLOT_BYTES = C.THREAD_SLOT_BYTES;
+export const MAX_THREADS = C.MAX_THREADS;
+/**
+ * Thread slot fields, from the slot's start: the result word u32 (what `resultPtr()` points at:
+ * the flags of the last get, a scan's next cursor, or the scratch bytes a call needed), and the
+ * f64 nanoseconds the slot's threads spent compressing and decompressing (written by the host,
+ * summed by stats). Slot `i` starts at `THREADS_BASE + i * THREAD_SLOT_BYTES`.
+ */
+export const T_RESULT = C.T_RESULT;
+export const T_COMPRESS_NS = C.T_COMPRESS_NS;
+export const T_DECOMPRESS_NS = C.T_DECOMPRESS_NS;
+/** The compress / decompress nanosecond fields from the result word (`resultPtr()` + this). */
+export const T_COMPRESS_NS_FROM_RESULT = T_COMPRESS_NS - T_RESULT;
+export const T_DECOMPRESS_NS_FROM_RESULT = T_DECOMPRESS_NS - T_RESULT;
+
+/** The shared header (assembly/layout.ts): its address, and the fields the host reads there. */
+export const HEADER_BASE = C.HEADER_BASE;
+/** Owner table: a u16 per shard, the owning worker + 1 (0 = none). */
+export const H_OWNERS = C.H_OWNERS;
+/** Worker registry: MAX_REGISTERED_WORKERS × [Node threadId i32, core thread id i32]. */
+export const H_WORKERS = C.H_WORKERS;
+export const MAX_REGISTERED_WORKERS = C.MAX_REGISTERED_WORKERS;
+/** Bytes of one worker registry entry. */
+export const WORKER_ENTRY_BYTES = C.WORKER_ENTRY_BYTES;
+/** u64: bytes on the heap's free-chunk list (given back by compaction or an outgrown ring buffer). */
+export const H_FREE_CHUNK_BYTES = C.H_FREE_CHUNK_BYTES;
+
+/** Bytes of a cache entry's header in the core (before the optional version, key and value). */
+export const ENTRY_HEADER_BYTES = C.ENTRY_HEADER;
 /** Bytes the arena adds per block (its header) — counted in the entry's size. */
-export const BLOCK_OVERHEAD_BYTES = 4;
+export const BLOCK_OVERHEAD_BYTES = C.BLOCK_OVERHEAD;
+/**
+ * Bytes of a scan record's header (assembly/scan.ts): key length u16, flags u8, 0 u8, value
+ * length u32, expiry u64; the key and then the value (when asked for) follow.
+ */
+export const SCAN_RECORD_HEADER_BYTES = C.SCAN_RECORD_HEADER;
 
 const WASM_PAGE = 65536;
 /** Pages the module declares as its minimum (asconfig.json initialMemory). */
-const INITIAL_PAGES = 4;
+const INITIAL_PAGES = CORE_INITIAL_PAGES;
 /** A wasm32 memory's largest size: 4 GiB. */
 export const MAX_PAGES = 65536;
 
