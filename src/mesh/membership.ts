@@ -32,11 +32,11 @@
  * block news at their incarnation until then; nothing a peer sends can make this module throw.
  */
 import { rangeError, typeError } from '../errors.js';
-import type { Bytes } from '../config.js';
+import type { Bytes, Milliseconds } from '../config.js';
 import { Awareness } from './awareness.js';
 import { MEMBERSHIP_PRESETS, type MembershipConfig, type MembershipPresetName } from './presets.js';
 import { Suspicion, suspicionMinTimeoutMs } from './suspicion.js';
-import { TransportError, type Milliseconds, type OutgoingFrame, type PeerInfo, type Transport } from './transport.js';
+import { TransportError, type OutgoingFrame, type PeerInfo, type Transport } from './transport.js';
 import {
   MAX_GOSSIP_ITEMS,
   MAX_MEMBERS,

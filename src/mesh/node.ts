@@ -172,14 +172,9 @@ export class MeshNode implements RouteTarget {
     if (o.secret === null && !isLoopback(o.host) && o.host !== 'localhost') {
       this.#log?.warn({ host: o.host }, 'mesh: no secret set, so peers other than loopback will be refused (set --mesh-secret)');
     }
-    this.#transport = new WsTransport({
+    this.#transport = WsTransport.fromResolved(o, {
       // Stable across restarts when the port is fixed, so a restarted node rejoins as itself.
       nodeId: o.nodeId ?? (o.port === 0 ? `${hostname()}-${randomBytes(4).toString('hex')}` : `${hostname()}:${o.port}`),
-      host: o.host,
-      port: o.port,
-      advertiseHost: o.advertiseHost ?? undefined,
-      secret: o.secret,
-      tls: o.tls,
       // A restarted node must outrank everything said about its previous life: start at the clock.
       incarnation: BigInt(Date.now()),
       onRefused: (remote, reason) => this.#log?.warn({ remote, reason }, 'mesh: refused a peer'),

@@ -12,7 +12,7 @@
  * Invariants: the timer fires at most once; a node confirms at most once, and the node that raised
  * the suspicion never confirms it; the deadline only ever moves earlier.
  */
-import type { Milliseconds } from './transport.js';
+import type { Milliseconds } from '../config.js';
 
 /**
  * The shortest suspicion timeout, reached with k confirmations:
