@@ -13,6 +13,7 @@ import { startHttp, type HttpEndpoint } from './server/http.js';
 import { parseBytes } from './config.js';
 import { MeshNode } from './mesh/node.js';
 import { serveThreadRouting } from './mesh/thread-routing.js';
+import { MESH_DEFAULTS, MESH_INTEGER_BOUNDS } from './mesh/options.js';
 
 interface Flag {
   name: string;
@@ -68,7 +69,7 @@ const FLAGS: Flag[] = [
   { name: '--max-clients', key: 'maxClients', kind: 'int', def: '10000', help: 'most simultaneous clients' },
   { name: '--log-level', key: 'logLevel', kind: 'string', def: 'info', help: 'pino level: fatal, error, warn, info, debug, trace' },
   { name: '--slowlog-ms', key: 'slowlogMs', kind: 'int', def: '10', help: 'log commands slower than this (ms)' },
-  { name: '--mesh-port', key: 'meshPort', kind: 'int', def: 'off (7380 with --join)', help: 'port of the mesh endpoint (ws); turns the mesh on' },
+  { name: '--mesh-port', key: 'meshPort', kind: 'int', def: `off (${MESH_DEFAULTS.port} with --join)`, help: 'port of the mesh endpoint (ws); turns the mesh on' },
   { name: '--mesh-host', key: 'meshHost', kind: 'string', def: 'same as --host', help: 'address the mesh endpoint binds' },
   { name: '--mesh-advertise', key: 'meshAdvertise', kind: 'string', def: 'the mesh host', help: 'host other nodes dial to reach this one' },
   { name: '--join', key: 'join', kind: 'string', def: 'none', help: 'seeds to join: host:port[,host:port...] of mesh members' },
@@ -76,11 +77,11 @@ const FLAGS: Flag[] = [
   { name: '--mesh-tls-cert', key: 'meshTlsCert', kind: 'string', def: 'none', help: 'PEM certificate file: the mesh speaks wss' },
   { name: '--mesh-tls-key', key: 'meshTlsKey', kind: 'string', def: 'none', help: 'PEM private key file for --mesh-tls-cert' },
   { name: '--mesh-tls-ca', key: 'meshTlsCa', kind: 'string', def: 'system CAs', help: 'PEM CA file that signs the peers\' certificates' },
-  { name: '--mesh-preset', key: 'meshPreset', kind: 'string', def: 'lan', help: 'failure-detector timing: lan or local (docs/mesh-config.md)' },
+  { name: '--mesh-preset', key: 'meshPreset', kind: 'string', def: MESH_DEFAULTS.preset, help: 'failure-detector timing: lan or local (docs/mesh-config.md)' },
   { name: '--node-id', key: 'nodeId', kind: 'string', def: 'hostname:mesh-port', help: 'this node\'s id in the mesh' },
-  { name: '--partitioner', key: 'partitioner', kind: 'string', def: 'hash', help: 'hash (consistent-hash ring) or range (ordered key ranges)' },
-  { name: '--vnodes', key: 'vnodes', kind: 'int', def: '160', help: 'ring points per node (hash partitioner)' },
-  { name: '--max-range-keys', key: 'maxRangeKeys', kind: 'int', def: '100000', help: 'split a key range holding more keys than this (range partitioner)' },
+  { name: '--partitioner', key: 'partitioner', kind: 'string', def: MESH_DEFAULTS.partitioner, help: 'hash (consistent-hash ring) or range (ordered key ranges)' },
+  { name: '--vnodes', key: 'vnodes', kind: 'int', def: String(MESH_DEFAULTS.vnodes), help: 'ring points per node (hash partitioner)' },
+  { name: '--max-range-keys', key: 'maxRangeKeys', kind: 'int', def: String(MESH_DEFAULTS.maxRangeKeys), help: 'split a key range holding more keys than this (range partitioner)' },
 ];
 
 const USAGE = `Usage: meshcache serve [options]
@@ -113,8 +114,8 @@ export function parseServeArgs(argv: string[]): ServeConfig {
     port: 6380, host: '127.0.0.1', maxMemory: '256mb', threads: 1, workers: 0, http: null,
     requirepass: null, maxClients: 10_000, logLevel: 'info', slowlogMs: 10,
     meshPort: null, meshHost: null, meshAdvertise: null, join: null, meshSecret: process.env.MESHCACHE_MESH_SECRET || null,
-    meshTlsCert: null, meshTlsKey: null, meshTlsCa: null, meshPreset: 'lan', nodeId: null, partitioner: 'hash', vnodes: 160,
-    maxRangeKeys: 100_000,
+    meshTlsCert: null, meshTlsKey: null, meshTlsCa: null, meshPreset: MESH_DEFAULTS.preset, nodeId: null, partitioner: MESH_DEFAULTS.partitioner, vnodes: MESH_DEFAULTS.vnodes,
+    maxRangeKeys: MESH_DEFAULTS.maxRangeKeys,
   };
   const fromFlags: Partial<Record<keyof ServeConfig, unknown>> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -165,9 +166,9 @@ export function parseServeArgs(argv: string[]): ServeConfig {
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) fail(`logLevel must be one of fatal, error, warn, info, debug, trace, silent`);
   if (typeof cfg.host !== 'string' || cfg.host === '') fail('host must be a non-empty string');
   if (cfg.meshPort !== null) int('meshPort', 0, 65535);
-  int('vnodes', 1, 4096);
-  int('maxRangeKeys', 1, Number.MAX_SAFE_INTEGER);
-  if (cfg.join !== null && cfg.meshPort === null) cfg.meshPort = 7380;
+  int('vnodes', ...MESH_INTEGER_BOUNDS.vnodes);
+  int('maxRangeKeys', ...MESH_INTEGER_BOUNDS.maxRangeKeys);
+  if (cfg.join !== null && cfg.meshPort === null) cfg.meshPort = MESH_DEFAULTS.port;
   if (!['lan', 'local'].includes(cfg.meshPreset)) fail(`meshPreset must be lan or local (got ${String(cfg.meshPreset)})`);
   if (!['hash', 'range'].includes(cfg.partitioner)) fail(`partitioner must be hash or range (got ${String(cfg.partitioner)})`);
   if ((cfg.meshTlsCert === null) !== (cfg.meshTlsKey === null)) fail('--mesh-tls-cert and --mesh-tls-key go together');

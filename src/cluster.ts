@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseBytes } from './config.js';
+import { MESH_DEFAULTS } from './mesh/options.js';
 
 export interface ClusterConfig {
   nodes: number;
@@ -27,10 +28,10 @@ Starts a local mesh of sidecars on 127.0.0.1 (one process each) to try meshcache
 Options:
   --nodes <n>              how many nodes, 1-32 (default: 3)
   --port <port>            RESP port of the first node; node i uses port + i (default: 6380)
-  --mesh-port <port>       mesh port of the first node; node i uses mesh-port + i (default: 7380)
+  --mesh-port <port>       mesh port of the first node; node i uses mesh-port + i (default: ${MESH_DEFAULTS.port})
   --max-memory <size>      cache budget of each node (default: 64mb)
-  --mesh-preset <name>     lan or local (default: lan)
-  --partitioner <name>     hash or range (default: hash)
+  --mesh-preset <name>     lan or local (default: ${MESH_DEFAULTS.preset})
+  --partitioner <name>     hash or range (default: ${MESH_DEFAULTS.partitioner})
   --log-level <level>      the nodes' log level (default: warn)
 
 Try: redis-cli -p 6380 set k v; redis-cli -p 6381 get k; redis-cli -p 6382 mesh nodes
@@ -38,7 +39,7 @@ Try: redis-cli -p 6380 set k v; redis-cli -p 6381 get k; redis-cli -p 6382 mesh 
 
 /** Parses `cluster`'s arguments; calls `fail` with a message on a mistake. */
 export function parseClusterArgs(argv: string[], fail: (message: string) => never): ClusterConfig {
-  const cfg: ClusterConfig = { nodes: 3, port: 6380, meshPort: 7380, maxMemory: '64mb', meshPreset: 'lan', partitioner: 'hash', logLevel: 'warn' };
+  const cfg: ClusterConfig = { nodes: 3, port: 6380, meshPort: MESH_DEFAULTS.port, maxMemory: '64mb', meshPreset: MESH_DEFAULTS.preset, partitioner: MESH_DEFAULTS.partitioner, logLevel: 'warn' };
   const keys: Record<string, keyof ClusterConfig> = {
     '--nodes': 'nodes', '--port': 'port', '--mesh-port': 'meshPort', '--max-memory': 'maxMemory',
     '--mesh-preset': 'meshPreset', '--partitioner': 'partitioner', '--log-level': 'logLevel',

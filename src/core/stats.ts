@@ -5,7 +5,7 @@
  */
 import {
   SHARD_BYTES, S_COMPRESSED, S_SAVED, THREADS_BASE, THREAD_SLOT_BYTES, MAX_THREADS,
-  T_COMPRESS_NS_FROM_RESULT, T_DECOMPRESS_NS_FROM_RESULT, S_CAP, HEADER_BASE, H_FREE_CHUNK_BYTES,
+  T_COMPRESS_NS, T_DECOMPRESS_NS, S_CAP, HEADER_BASE, H_FREE_CHUNK_BYTES,
   S_COUNT, S_USED, S_RESERVED, S_ENTRY_BYTES, S_HITS, S_MISSES, S_SETS, S_DELETES, S_EVICTIONS,
   S_EXPIRATIONS, S_CONTENDED,
 } from './wasm.js';
@@ -106,9 +106,9 @@ export function readTableStats(t: CoreTable, shards: number, budget: Bytes): Tab
   }
   let compressNs = 0, decompressNs = 0;
   for (let i = 0; i < MAX_THREADS; i++) {
-    const result = THREADS_BASE + i * THREAD_SLOT_BYTES + 12;
-    compressNs += view.getFloat64(result + T_COMPRESS_NS_FROM_RESULT, true);
-    decompressNs += view.getFloat64(result + T_DECOMPRESS_NS_FROM_RESULT, true);
+    const slot = THREADS_BASE + i * THREAD_SLOT_BYTES;
+    compressNs += view.getFloat64(slot + T_COMPRESS_NS, true);
+    decompressNs += view.getFloat64(slot + T_DECOMPRESS_NS, true);
   }
   const mean = entries / shards;
   return {

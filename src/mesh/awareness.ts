@@ -6,7 +6,7 @@
  *
  * Invariant: 0 ≤ score ≤ maxMultiplier − 1, an integer.
  */
-import type { Milliseconds } from './transport.js';
+import type { Milliseconds } from '../config.js';
 
 /** A node's local health score (0 = healthy). */
 export class Awareness {

@@ -32,11 +32,12 @@
  * block news at their incarnation until then; nothing a peer sends can make this module throw.
  */
 import { rangeError, typeError } from '../errors.js';
-import type { Bytes } from '../config.js';
+import type { Bytes, Milliseconds } from '../config.js';
 import { Awareness } from './awareness.js';
+import { REAL_CLOCK, type Clock, type ClockTimer } from './clock.js';
 import { MEMBERSHIP_PRESETS, type MembershipConfig, type MembershipPresetName } from './presets.js';
 import { Suspicion, suspicionMinTimeoutMs } from './suspicion.js';
-import { TransportError, type Milliseconds, type OutgoingFrame, type PeerInfo, type Transport } from './transport.js';
+import { TransportError, type OutgoingFrame, type PeerInfo, type Transport } from './transport.js';
 import {
   MAX_GOSSIP_ITEMS,
   MAX_MEMBERS,
@@ -91,6 +92,11 @@ export interface MembershipOptions extends Partial<MembershipConfig> {
   logger?: MembershipLogger;
   /** Wall clock for `stateChangedAt` and forgetting the dead, ms since the epoch. @default Date.now */
   now?: () => number;
+  /**
+   * Monotonic clock and one-shot timers for suspicion deadlines and the probe loop (tests inject a
+   * fake one to assert exact deadlines). @default REAL_CLOCK
+   */
+  clock?: Clock;
 }
 
 /** The options once merged over the preset and validated. */
@@ -98,6 +104,7 @@ export interface ResolvedMembershipOptions extends MembershipConfig {
   preset: MembershipPresetName;
   logger: MembershipLogger;
   now: () => number;
+  clock: Clock;
 }
 
 /** Counters (INFO mesh, /metrics). */
@@ -196,7 +203,11 @@ export function resolveMembershipOptions(options: MembershipOptions): ResolvedMe
   }
   const now = options.now ?? Date.now;
   if (typeof now !== 'function') throw typeError('ERR_INVALID_OPTION', 'options.mesh.now must be a function returning ms since the epoch');
-  return { ...config, preset, logger, now };
+  const clock = options.clock === undefined ? REAL_CLOCK : options.clock;
+  if (clock === null || typeof clock !== 'object' || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
+    throw typeError('ERR_INVALID_OPTION', 'options.mesh.clock must have now(), setTimeout() and clearTimeout()');
+  }
+  return { ...config, preset, logger, now, clock };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -319,7 +330,7 @@ export class Membership {
   #probeIndex = 0;
   #indirectInFlight = 0;
   #phase: Phase = 'idle';
-  #probeTimer: NodeJS.Timeout | undefined;
+  #probeTimer: ClockTimer;
   #gossipTimer: NodeJS.Timeout | undefined;
   #pushPullTimer: NodeJS.Timeout | undefined;
   readonly #stats = {
@@ -752,6 +763,7 @@ export class Membership {
       k,
       minMs,
       maxMs,
+      clock: this.options.clock,
       onTimeout: (confirmations) => {
         if (this.#suspicions.get(nodeId) === suspicion) this.#suspicions.delete(nodeId);
         const cur = this.#members.get(nodeId);
@@ -795,8 +807,7 @@ export class Membership {
   // Probing
 
   #scheduleProbe(delayMs: Milliseconds): void {
-    this.#probeTimer = setTimeout(() => void this.#probeTick(), delayMs);
-    this.#probeTimer.unref();
+    this.#probeTimer = this.options.clock.setTimeout(() => void this.#probeTick(), delayMs);
   }
 
   async #probeTick(): Promise<void> {
@@ -1022,7 +1033,7 @@ export class Membership {
   }
 
   #stopTimers(): void {
-    clearTimeout(this.#probeTimer);
+    this.options.clock.clearTimeout(this.#probeTimer);
     clearInterval(this.#gossipTimer);
     clearInterval(this.#pushPullTimer);
     this.#probeTimer = this.#gossipTimer = this.#pushPullTimer = undefined;

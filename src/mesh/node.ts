@@ -11,7 +11,7 @@
  *
  * Rebalancing: when ownership changes, every node streams the keys it holds but no longer owns
  * to their new owners (rebalancer.ts), and the new owner, for a key it owns but does not have,
- * asks the key's previous owner first (the hand-off window) — so reads during the move still
+ * asks the key's previous owner first (the hand-off window, handoff.ts) — so reads during the move still
  * find the key, and writes made on the new owner are never overwritten by the old copy
  * (hand-offs store only absent keys).
  */
@@ -25,6 +25,7 @@ import { errorBuffer, errorReply } from '../commands/reply.js';
 import { peerClient, peerExecutor, runSpec, standaloneState, type CommandExecutor } from '../commands/executor.js';
 import { isLoopback } from './auth.js';
 import { InOrder, keyIndexes, routeCommand, type RouteTarget } from './command-router.js';
+import { Handoffs } from './handoff.js';
 import { HashPartitioner } from './hash-partitioner.js';
 import { Membership, type Member } from './membership.js';
 import { resolveMeshOptions, type MeshLogger, type MeshOptions, type ResolvedMeshOptions } from './options.js';
@@ -72,9 +73,6 @@ export interface MeshNodeInfo {
   bytes: number | null;
 }
 
-/** A previous ownership and until when new owners consult it. */
-interface Handoff { until: number; ownerOf: (key: Uint8Array) => string | undefined }
-
 export class MeshNode implements RouteTarget, AttachableMesh {
   readonly cache: Cache;
   readonly options: ResolvedMeshOptions;
@@ -86,16 +84,14 @@ export class MeshNode implements RouteTarget, AttachableMesh {
   #server: ServerState;
   #executor: CommandExecutor;
   readonly #log: MeshLogger | null;
-  /** Previous ownerships, newest first, while their hand-off windows are open. */
-  #handoffs: Handoff[] = [];
+  /** The hand-off windows (handoff.ts): previous ownerships new owners consult on a miss. */
+  #handoffs: Handoffs | undefined;
   /** Peer id → its last NodeStats and when it came. */
   readonly #peerStats = new Map<string, { keys: number; bytes: number; at: number }>();
   #statsTimer: NodeJS.Timeout | null = null;
   #leaving = false;
   #started = false;
   #closed = false;
-  /** In-flight pulls by key (latin1), so concurrent misses on one key ask once. */
-  readonly #pulls = new Map<string, Promise<void>>();
   readonly #ownershipListeners = new Set<() => void>();
   /** Whether ownership has ever included another member (false until the first join). */
   #metPeers = false;
@@ -105,8 +101,6 @@ export class MeshNode implements RouteTarget, AttachableMesh {
   readonly #peerOrder = new Map<string, InOrder>();
   /** The owners the partitioner was last given, sorted. */
   #owned: string[] = [];
-  /** Peer id → digest of the ownership under which it last finished handing keys over. */
-  readonly #doneBy = new Map<string, bigint>();
 
   constructor(cache: Cache, options: MeshOptions = {}) {
     this.cache = cache;
@@ -133,9 +127,7 @@ export class MeshNode implements RouteTarget, AttachableMesh {
 
   /** Until when (ms since the epoch) a hand-off window is open; 0 when none is. */
   get handoffUntil(): number {
-    let until = 0;
-    for (const h of this.#handoffs) until = Math.max(until, h.until);
-    return until > Date.now() ? until : 0;
+    return this.#handoffs?.until ?? 0;
   }
 
   /** Calls `listener` after every change of key ownership; returns a function that unsubscribes. */
@@ -173,14 +165,9 @@ export class MeshNode implements RouteTarget, AttachableMesh {
     if (o.secret === null && !isLoopback(o.host) && o.host !== 'localhost') {
       this.#log?.warn({ host: o.host }, 'mesh: no secret set, so peers other than loopback will be refused (set --mesh-secret)');
     }
-    this.#transport = new WsTransport({
+    this.#transport = WsTransport.fromResolved(o, {
       // Stable across restarts when the port is fixed, so a restarted node rejoins as itself.
       nodeId: o.nodeId ?? (o.port === 0 ? `${hostname()}-${randomBytes(4).toString('hex')}` : `${hostname()}:${o.port}`),
-      host: o.host,
-      port: o.port,
-      advertiseHost: o.advertiseHost ?? undefined,
-      secret: o.secret,
-      tls: o.tls,
       // A restarted node must outrank everything said about its previous life: start at the clock.
       incarnation: BigInt(Date.now()),
       onRefused: (remote, reason) => this.#log?.warn({ remote, reason }, 'mesh: refused a peer'),
@@ -188,6 +175,7 @@ export class MeshNode implements RouteTarget, AttachableMesh {
     this.#transport.onFrame((frame, from, reply) => this.#onFrame(frame, from, reply));
     await this.#transport.start();
     this.#membership = new Membership(this.#transport, { preset: o.preset, ...o.membership, ...(this.#log === null ? {} : { logger: this.#log }) });
+    this.#handoffs = this.#newHandoffs();
     const host = { nodeId: this.#transport.nodeId, broadcast: (f: OutgoingFrame) => this.#broadcast(f) };
     this.#partitioner = o.partitioner === 'hash'
       ? new HashPartitioner(this.cache, { vnodes: o.vnodes })
@@ -275,11 +263,11 @@ export class MeshNode implements RouteTarget, AttachableMesh {
   }
 
   #ownershipChanged(previous: (key: Uint8Array) => string | undefined): void {
-    const now = Date.now();
-    this.#handoffs = [{ until: now + this.options.handoffWindowMs, ownerOf: previous }, ...this.#handoffs.filter((h) => h.until > now)].slice(0, 4);
+    const handoffs = this.#handoffs!;
+    handoffs.open(previous);
     this.#rebalancer.schedule();
     for (const listener of this.#ownershipListeners) listener();
-    this.#checkHandoffs();
+    handoffs.check();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -382,57 +370,30 @@ export class MeshNode implements RouteTarget, AttachableMesh {
    * key absent here): fetches them from that owner and stores them here (only if still absent).
    */
   pullMoved(keys: Buffer[]): Promise<void> | null {
-    if (this.#handoffs.length === 0) return null;
-    const now = Date.now();
-    if (this.#handoffs[0].until <= now) {
-      this.#handoffs = this.#handoffs.filter((h) => h.until > now);
-      if (this.#handoffs.length === 0) return null;
-    }
-    let pending: Promise<void>[] | null = null;
-    for (const key of keys) {
-      if (this.cache.has(key)) continue;
-      const from = this.#previousOwners(key);
-      if (from.length === 0) continue;
-      const id = key.toString('latin1');
-      let p = this.#pulls.get(id);
-      if (p === undefined) {
-        p = this.#pull(key, from).finally(() => this.#pulls.delete(id));
-        this.#pulls.set(id, p);
-      }
-      (pending ??= []).push(p);
-    }
-    return pending === null ? null : Promise.all(pending).then(() => undefined);
+    return this.#handoffs?.pullMoved(keys) ?? null;
   }
 
-  /**
-   * The previous owners of `key` that are other reachable members, newest ownership first and
-   * without repeats. Several views can be open at once (changes in a row while gossip spreads),
-   * and the key sits with whichever of them had it last.
-   */
-  #previousOwners(key: Uint8Array): string[] {
-    const out: string[] = [];
-    for (const h of this.#handoffs) {
-      const o = h.ownerOf(key);
-      if (o === undefined || o === this.nodeId || out.includes(o)) continue;
-      const m = this.#membership.member(o);
-      // A leaving node stays reachable while it hands its keys over; a dead one is not asked.
-      if (m !== undefined && m.state !== 'dead') out.push(o);
-    }
-    return out;
-  }
-
-  /** Asks each candidate in turn for `key` and keeps the first answer here (if still absent). */
-  async #pull(key: Buffer, candidates: string[]): Promise<void> {
-    for (const from of candidates) {
-      try {
+  /** The hand-off windows, wired to this node's cache, membership and forwarding. */
+  #newHandoffs(): Handoffs {
+    return new Handoffs({
+      nodeId: this.nodeId,
+      windowMs: this.options.handoffWindowMs,
+      has: (key) => this.cache.has(key),
+      member: (id) => this.#membership.member(id),
+      members: () => this.#membership.members(),
+      fetch: async (from, key) => {
         const r = await this.forwardOp(from, { op: ForwardOp.Get, ttlMs: 0, valueType: 0, key, value: new Uint8Array(0) }, FrameFlag.NoReroute);
-        if (r.status !== ForwardStatus.Ok) continue;
+        if (r.status !== ForwardStatus.Ok) return false;
         if (this.cache[kStoreEncoded](key, r.value, r.valueType, r.ttlMs, true)) this.counters.handoffPulls++;
-        return;
-      } catch (err) {
-        this.#log?.debug?.({ from, err: (err as Error).message }, 'mesh: hand-off pull failed');
-      }
-    }
+        return true;
+      },
+      digest: () => this.#ownershipDigest(),
+      onClosedEarly: () => {
+        this.counters.handoffsClosedEarly++;
+        for (const listener of this.#ownershipListeners) listener();
+      },
+      logger: this.#log,
+    });
   }
 
   /**
@@ -443,26 +404,6 @@ export class MeshNode implements RouteTarget, AttachableMesh {
     const version = this.#partitioner.kind === 'range' ? String(this.#partitioner.describe().version) : '';
     const h = createHash('sha256').update(this.#owned.join('\n')).update('\0').update(version).digest();
     return h.readBigUInt64LE(0);
-  }
-
-  /**
-   * Closes the hand-off windows early once every member that may still hold keys for this node
-   * has said it handed everything over under the same ownership: from then on a miss is a miss,
-   * and costs no round trip to a previous owner. (The window's time limit stays as a fallback.)
-   */
-  #checkHandoffs(): void {
-    if (this.#handoffs.length === 0) return;
-    const digest = this.#ownershipDigest();
-    const recent = Date.now() - this.options.handoffWindowMs;
-    for (const m of this.#membership.members()) {
-      if (m.nodeId === this.nodeId || m.state === 'dead') continue;
-      if (m.state === 'left' && m.stateChangedAt < recent) continue;
-      if (this.#doneBy.get(m.nodeId) !== digest) return;
-    }
-    this.#handoffs = [];
-    this.counters.handoffsClosedEarly++;
-    this.#log?.debug?.({ digest: String(digest) }, 'mesh: every previous owner has handed its keys over');
-    for (const listener of this.#ownershipListeners) listener();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -499,8 +440,7 @@ export class MeshNode implements RouteTarget, AttachableMesh {
         this.#peerStats.set(from.nodeId, { keys: Number(frame.body.keys), bytes: Number(frame.body.bytes), at: Date.now() });
         return;
       case MessageType.HandoffDone:
-        this.#doneBy.set(from.nodeId, frame.body.digest);
-        this.#checkHandoffs();
+        this.#handoffs!.peerDone(from.nodeId, frame.body.digest);
         return;
       default:
         this.counters.unexpectedFrames++;
@@ -710,7 +650,7 @@ export class MeshNode implements RouteTarget, AttachableMesh {
     for (const [k, v] of Object.entries(ts)) fields.push([`mesh_transport_${snake(k)}`, v]);
     for (const [k, v] of Object.entries(this.counters)) fields.push([`mesh_${snake(k)}`, v]);
     for (const [k, v] of Object.entries(this.#rebalancer.stats())) fields.push([`mesh_rebalance_${snake(k)}`, v]);
-    fields.push(['mesh_handoff_windows_open', this.#handoffs.filter((h) => h.until > Date.now()).length]);
+    fields.push(['mesh_handoff_windows_open', this.#handoffs?.openCount ?? 0]);
     fields.push(['mesh_balance_nodes', bal.nodes]);
     fields.push(['mesh_balance_keys_max_over_mean', bal.keysMaxOverMean.toFixed(3)]);
     fields.push(['mesh_balance_bytes_max_over_mean', bal.bytesMaxOverMean.toFixed(3)]);

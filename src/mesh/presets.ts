@@ -14,7 +14,7 @@
  * ```
  * where n is the number of alive and suspect members (this node included).
  */
-import type { Milliseconds } from './transport.js';
+import type { Milliseconds } from '../config.js';
 
 /** Every tunable of the failure detector and gossip; all required once resolved. */
 export interface MembershipConfig {

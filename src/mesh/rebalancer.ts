@@ -14,7 +14,7 @@
  */
 import type { Cache } from '../cache/cache.js';
 import { kGetEncoded, kGetView } from '../cache/internal.js';
-import type { MeshLogger } from './node.js';
+import type { MeshLogger } from './options.js';
 import type { OutgoingFrame } from './transport.js';
 import { MessageType, type MeshFrame, type RebalanceEntry } from './wire.js';
 

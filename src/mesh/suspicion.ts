@@ -12,7 +12,8 @@
  * Invariants: the timer fires at most once; a node confirms at most once, and the node that raised
  * the suspicion never confirms it; the deadline only ever moves earlier.
  */
-import type { Milliseconds } from './transport.js';
+import type { Milliseconds } from '../config.js';
+import { REAL_CLOCK, type Clock, type ClockTimer } from './clock.js';
 
 /**
  * The shortest suspicion timeout, reached with k confirmations:
@@ -47,8 +48,8 @@ export interface SuspicionOptions {
   maxMs: Milliseconds;
   /** Called once, when the timeout expires (not after `cancel`). */
   onTimeout: (confirmations: number) => void;
-  /** Monotonic clock in ms. @default performance.now */
-  now?: () => number;
+  /** The clock the deadline is kept and the timer armed on. @default REAL_CLOCK */
+  clock?: Clock;
 }
 
 /** One member's suspicion timer. Starts on construction. */
@@ -58,9 +59,9 @@ export class Suspicion {
   readonly #minMs: Milliseconds;
   readonly #maxMs: Milliseconds;
   readonly #startedAt: number;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #onTimeout: (confirmations: number) => void;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: ClockTimer;
   #timeoutMs: Milliseconds;
   #done = false;
 
@@ -68,11 +69,11 @@ export class Suspicion {
     this.#k = options.k;
     this.#minMs = options.minMs;
     this.#maxMs = Math.max(options.minMs, options.maxMs);
-    this.#now = options.now ?? (() => performance.now());
+    this.#clock = options.clock ?? REAL_CLOCK;
     this.#onTimeout = options.onTimeout;
     // The suspector itself is recorded so that its repeated gossip is never taken for agreement.
     this.#confirmedBy.add(options.from);
-    this.#startedAt = this.#now();
+    this.#startedAt = this.#clock.now();
     this.#timeoutMs = suspicionTimeoutMs(0, this.#k, this.#minMs, this.#maxMs);
     this.#arm(this.#timeoutMs);
   }
@@ -90,7 +91,7 @@ export class Suspicion {
   /** Time left before the member is declared dead (0 once fired or cancelled). */
   remainingMs(): Milliseconds {
     if (this.#done) return 0;
-    return Math.max(0, this.#timeoutMs - (this.#now() - this.#startedAt));
+    return Math.max(0, this.#timeoutMs - (this.#clock.now() - this.#startedAt));
   }
 
   /**
@@ -102,23 +103,22 @@ export class Suspicion {
     if (this.#done || this.confirmations >= this.#k || this.#confirmedBy.has(from)) return false;
     this.#confirmedBy.add(from);
     this.#timeoutMs = suspicionTimeoutMs(this.confirmations, this.#k, this.#minMs, this.#maxMs);
-    clearTimeout(this.#timer);
-    this.#arm(Math.max(0, this.#timeoutMs - (this.#now() - this.#startedAt)));
+    this.#clock.clearTimeout(this.#timer);
+    this.#arm(Math.max(0, this.#timeoutMs - (this.#clock.now() - this.#startedAt)));
     return true;
   }
 
   /** Stops the timer (the member refuted, or the node stops); `onTimeout` will not be called. */
   cancel(): void {
     this.#done = true;
-    clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
   }
 
   #arm(delayMs: Milliseconds): void {
-    this.#timer = setTimeout(() => {
+    this.#timer = this.#clock.setTimeout(() => {
       if (this.#done) return;
       this.#done = true;
       this.#onTimeout(this.confirmations);
     }, delayMs);
-    this.#timer.unref();
   }
 }

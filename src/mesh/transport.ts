@@ -10,10 +10,8 @@
  * came from. Nothing here ever throws at a peer: a malformed frame closes that peer's connection
  * with the wire error's close code and is counted.
  */
+import type { Milliseconds } from '../config.js';
 import type { MeshFrame } from './wire.js';
-
-/** Milliseconds. */
-export type Milliseconds = number;
 
 /** A frame to send: version, flags and requestId may be left to the transport. */
 export type OutgoingFrame = Omit<MeshFrame, 'version' | 'requestId' | 'flags'> & { flags?: number };

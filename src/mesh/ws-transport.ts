@@ -32,12 +32,11 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import type { Bytes } from '../config.js';
+import type { Bytes, Milliseconds } from '../config.js';
 import { rangeError, typeError } from '../errors.js';
 import {
   computeProof,
   createNonce,
-  MIN_SECRET_BYTES,
   NONCE_BYTES,
   REASON_AUTH_FAILED,
   REASON_NEEDS_SECRET,
@@ -46,20 +45,23 @@ import {
   verifyProof,
 } from './auth.js';
 import {
+  checkMeshInteger, checkMeshSecret, checkMeshText, checkMeshTls, MAX_HOST_BYTES, MESH_DEFAULTS, meshOptionName,
+  type MeshTlsOptions, type ResolvedMeshOptions,
+} from './options.js';
+import {
   TransportError,
   type FrameHandler,
-  type Milliseconds,
   type OutgoingFrame,
   type PeerInfo,
   type Transport,
   type TransportStats,
 } from './transport.js';
-import { decodeFrame, encodeFrame, MAX_ADDRESS_BYTES, MAX_FRAME_BYTES, MAX_NODE_ID_BYTES, MessageType, type HelloBody, type MeshFrame } from './wire.js';
+import { decodeFrame, encodeFrame, MAX_FRAME_BYTES, MAX_NODE_ID_BYTES, MessageType, type HelloBody, type MeshFrame } from './wire.js';
 
 /** The HTTP path the mesh endpoint answers on (`ws://host:port/mesh`). */
 export const MESH_PATH = '/mesh';
-/** The mesh port when none is given. */
-export const DEFAULT_MESH_PORT = 7380;
+/** The mesh port when none is given (MESH_DEFAULTS.port). */
+export const DEFAULT_MESH_PORT: number = MESH_DEFAULTS.port;
 /** How long `close()` waits for peers to answer the close handshake before cutting their sockets. */
 export const CLOSE_GRACE_MS: Milliseconds = 1000;
 /** Frames at least this large are written at once rather than corked until the end of the tick. */
@@ -87,23 +89,9 @@ const U64_MAX = (1n << 64n) - 1n;
 const U32_MAX = 0xffff_ffff;
 /** Longest delay a Node timer takes (a longer one fires at once). */
 const MAX_TIMER_MS: Milliseconds = 2 ** 31 - 1;
-/** Longest host: `[host]:65535` must fit the wire's MAX_ADDRESS_BYTES. */
-const MAX_HOST_BYTES: Bytes = MAX_ADDRESS_BYTES - '[]:65535'.length;
-/** Longest `handshakeTimeoutMs` accepted (a minute: longer only keeps half-open peers around). */
-const MAX_HANDSHAKE_TIMEOUT_MS: Milliseconds = 60_000;
 
 /** TLS files for the mesh (paths, read once when the transport is created). */
-export interface WsTransportTls {
-  /** PEM certificate chain the server presents. */
-  cert: string;
-  /** PEM private key of `cert`. */
-  key: string;
-  /**
-   * PEM CA bundle that outgoing connections trust; when absent they trust the system store.
-   * Certificates are always verified (`rejectUnauthorized` stays true).
-   */
-  ca?: string;
-}
+export type WsTransportTls = MeshTlsOptions;
 
 /**
  * For tests only: a function that stands in for the socket's remote address in the admission
@@ -111,7 +99,10 @@ export interface WsTransportTls {
  */
 export const kRemoteAddressOf: unique symbol = Symbol('meshcache.ws-transport.remoteAddressOf');
 
-/** Options of `WsTransport`. Every field is checked; a mistake throws TypeError or RangeError. */
+/**
+ * Options of `WsTransport`. Every field is checked by the same function `resolveMeshOptions` uses
+ * for it (options.ts); a mistake throws TypeError or RangeError. Defaults come from MESH_DEFAULTS.
+ */
 export interface WsTransportOptions {
   /** This node's id (1 to MAX_NODE_ID_BYTES UTF-8 bytes), sent in Hello and proven by the handshake. */
   nodeId: string;
@@ -121,7 +112,7 @@ export interface WsTransportOptions {
    * @default '127.0.0.1'
    */
   host?: string;
-  /** Port to listen on; 0 picks a free one (read it back from `address`). @default 7380 */
+  /** Port to listen on; 0 picks a free one (read it back from `address`). @default MESH_DEFAULTS.port (7380) */
   port?: number;
   /**
    * Host that goes into `address`, the `host:port` peers dial. Set it when `host` is a wildcard or
@@ -139,13 +130,14 @@ export interface WsTransportOptions {
   tls?: WsTransportTls | null;
   /**
    * Time a connection has, from accept (or from dialling), to finish the handshake. Shorter frees
-   * slots held by silent peers sooner; too short fails over slow links. @default 2000
+   * slots held by silent peers sooner; too short fails over slow links. At most 60000.
+   * @default MESH_DEFAULTS.handshakeTimeoutMs (2000)
    */
   handshakeTimeoutMs?: Milliseconds;
   /**
    * Bytes that may queue to one peer before `send`/`request` to it reject with
    * ERR_MESH_BACKPRESSURE. A frame is always accepted onto an empty queue, so one frame larger than
-   * this still goes. Bounds the memory a slow peer can pin. @default 64 MiB
+   * this still goes. Bounds the memory a slow peer can pin. @default MESH_DEFAULTS.maxBufferedBytes (64 MiB)
    */
   maxBufferedBytes?: Bytes;
   /** Initial incarnation (membership bumps `incarnation` later). @default 0n */
@@ -171,14 +163,6 @@ interface FilledOptions {
   remoteAddressOf: ((req: IncomingMessage) => string | undefined) | null;
 }
 
-const DEFAULTS = {
-  host: '127.0.0.1',
-  port: DEFAULT_MESH_PORT,
-  handshakeTimeoutMs: 2000,
-  maxBufferedBytes: 64 * 1024 * 1024,
-  incarnation: 0n,
-} as const;
-
 /** `TransportStats` plus the counters particular to this transport. */
 export interface WsTransportStats extends TransportStats {
   /** Frames received and delivered nowhere: replies matching no pending request, frames with no handler set. */
@@ -189,30 +173,11 @@ export interface WsTransportStats extends TransportStats {
   handlerErrors: number;
 }
 
-function optionName(name: string): string {
-  return `options.mesh.${name}`;
-}
-
-function checkString(name: string, v: unknown, maxBytes: number): string {
-  if (typeof v !== 'string') throw typeError('ERR_INVALID_OPTION', `${optionName(name)} must be a string`);
-  const n = Buffer.byteLength(v, 'utf8');
-  if (n === 0 || n > maxBytes || /\p{Cs}/u.test(v)) {
-    throw rangeError('ERR_INVALID_OPTION', `${optionName(name)} must be 1 to ${maxBytes} UTF-8 bytes of well-formed text`);
-  }
-  return v;
-}
-
-function checkInteger(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number') throw typeError('ERR_INVALID_OPTION', `${optionName(name)} must be a number`);
-  if (!Number.isInteger(v) || v < min || v > max) throw rangeError('ERR_INVALID_OPTION', `${optionName(name)} must be an integer from ${min} to ${max}`);
-  return v;
-}
-
 function readTlsFile(name: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new Error(`${optionName(name)}: cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`${meshOptionName(name)}: cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -221,61 +186,81 @@ function joinHostPort(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** Validates `options` and fills in the defaults (reads the TLS files). Throws TypeError/RangeError. */
+/** The options once checked, before the derived parts (advertised host, secret bytes, TLS files). */
+interface CheckedOptions {
+  nodeId: string;
+  host: string;
+  port: number;
+  advertiseHost: string | null;
+  secret: string | Buffer | null;
+  tls: MeshTlsOptions | null;
+  handshakeTimeoutMs: Milliseconds;
+  maxBufferedBytes: Bytes;
+  incarnation: bigint;
+  onRefused: ((remote: string, reason: string) => void) | null;
+  remoteAddressOf: ((req: IncomingMessage) => string | undefined) | null;
+}
+
+/** Checked options → filled ones: derives the advertised host, copies the secret, reads the TLS files. */
+function complete(c: CheckedOptions): FilledOptions {
+  const wildcard = c.host === '0.0.0.0' || c.host === '::';
+  return {
+    ...c,
+    advertiseHost: c.advertiseHost ?? (wildcard ? '127.0.0.1' : c.host),
+    // A private copy: the caller may reuse its Buffer.
+    secret: c.secret === null ? null : Buffer.from(secretBytes(c.secret)),
+    tls: c.tls === null ? null : {
+      cert: readTlsFile('tls.cert', c.tls.cert),
+      key: readTlsFile('tls.key', c.tls.key),
+      ca: c.tls.ca === undefined ? undefined : readTlsFile('tls.ca', c.tls.ca),
+    },
+  };
+}
+
+/**
+ * Validates `options` with options.ts's field checks and fills in the defaults from MESH_DEFAULTS
+ * (reads the TLS files). Throws TypeError/RangeError.
+ */
 function fillOptions(options: WsTransportOptions): FilledOptions {
   if (typeof options !== 'object' || options === null) throw typeError('ERR_INVALID_OPTION', 'options.mesh must be an object');
-  const nodeId = checkString('nodeId', options.nodeId, MAX_NODE_ID_BYTES);
-  // Hosts leave room for brackets and ':65535' within the wire's address cap (the host may become the address).
-  const host = options.host === undefined ? DEFAULTS.host : checkString('host', options.host, MAX_HOST_BYTES);
-  const port = options.port === undefined ? DEFAULTS.port : checkInteger('port', options.port, 0, 65_535);
-  const wildcard = host === '0.0.0.0' || host === '::';
-  const advertiseHost = options.advertiseHost === undefined ? (wildcard ? '127.0.0.1' : host) : checkString('advertiseHost', options.advertiseHost, MAX_HOST_BYTES);
-
-  let secret: Buffer | null = null;
-  if (options.secret !== undefined && options.secret !== null) {
-    if (typeof options.secret !== 'string' && !Buffer.isBuffer(options.secret)) {
-      throw typeError('ERR_INVALID_OPTION', `${optionName('secret')} must be a string, a Buffer or null`);
-    }
-    secret = Buffer.from(secretBytes(options.secret)); // a private copy: the caller may reuse its Buffer
-    if (secret.length < MIN_SECRET_BYTES) throw rangeError('ERR_INVALID_OPTION', `${optionName('secret')} must be at least ${MIN_SECRET_BYTES} bytes`);
-  }
-
-  let tls: FilledOptions['tls'] = null;
-  if (options.tls !== undefined && options.tls !== null) {
-    const t = options.tls as unknown as Record<string, unknown>;
-    if (typeof t !== 'object') throw typeError('ERR_INVALID_OPTION', `${optionName('tls')} must be { cert, key, ca? } file paths, or null`);
-    for (const k of ['cert', 'key'] as const) {
-      if (typeof t[k] !== 'string') throw typeError('ERR_INVALID_OPTION', `${optionName(`tls.${k}`)} must be a file path string`);
-    }
-    if (t.ca !== undefined && typeof t.ca !== 'string') throw typeError('ERR_INVALID_OPTION', `${optionName('tls.ca')} must be a file path string`);
-    tls = {
-      cert: readTlsFile('tls.cert', t.cert as string),
-      key: readTlsFile('tls.key', t.key as string),
-      ca: t.ca === undefined ? undefined : readTlsFile('tls.ca', t.ca as string),
-    };
-  }
-
-  const handshakeTimeoutMs = options.handshakeTimeoutMs === undefined ? DEFAULTS.handshakeTimeoutMs
-    : checkInteger('handshakeTimeoutMs', options.handshakeTimeoutMs, 1, MAX_HANDSHAKE_TIMEOUT_MS);
-  const maxBufferedBytes = options.maxBufferedBytes === undefined ? DEFAULTS.maxBufferedBytes
-    : checkInteger('maxBufferedBytes', options.maxBufferedBytes, 1, Number.MAX_SAFE_INTEGER);
-
-  let incarnation: bigint = DEFAULTS.incarnation;
+  let incarnation = 0n;
   if (options.incarnation !== undefined) {
-    if (typeof options.incarnation !== 'bigint') throw typeError('ERR_INVALID_OPTION', `${optionName('incarnation')} must be a bigint`);
-    if (options.incarnation < 0n || options.incarnation > U64_MAX) throw rangeError('ERR_INVALID_OPTION', `${optionName('incarnation')} must be from 0 to 2^64-1`);
+    if (typeof options.incarnation !== 'bigint') throw typeError('ERR_INVALID_OPTION', `${meshOptionName('incarnation')} must be a bigint`);
+    if (options.incarnation < 0n || options.incarnation > U64_MAX) throw rangeError('ERR_INVALID_OPTION', `${meshOptionName('incarnation')} must be from 0 to 2^64-1`);
     incarnation = options.incarnation;
   }
   if (options.onRefused !== undefined && typeof options.onRefused !== 'function') {
-    throw typeError('ERR_INVALID_OPTION', `${optionName('onRefused')} must be a function`);
+    throw typeError('ERR_INVALID_OPTION', `${meshOptionName('onRefused')} must be a function`);
   }
   const remoteAddressOf = options[kRemoteAddressOf];
   if (remoteAddressOf !== undefined && typeof remoteAddressOf !== 'function') throw new TypeError('options[kRemoteAddressOf] must be a function');
-  return {
-    nodeId, host, port, advertiseHost, secret, tls, handshakeTimeoutMs, maxBufferedBytes, incarnation,
+  return complete({
+    nodeId: checkMeshText('nodeId', options.nodeId, MAX_NODE_ID_BYTES),
+    // Hosts leave room for brackets and ':65535' within the wire's address cap (the host may become the address).
+    host: options.host === undefined ? MESH_DEFAULTS.host : checkMeshText('host', options.host, MAX_HOST_BYTES),
+    port: checkMeshInteger('port', options.port),
+    advertiseHost: options.advertiseHost === undefined ? null : checkMeshText('advertiseHost', options.advertiseHost, MAX_HOST_BYTES),
+    secret: checkMeshSecret(options.secret),
+    tls: checkMeshTls(options.tls),
+    handshakeTimeoutMs: checkMeshInteger('handshakeTimeoutMs', options.handshakeTimeoutMs),
+    maxBufferedBytes: checkMeshInteger('maxBufferedBytes', options.maxBufferedBytes),
+    incarnation,
     onRefused: options.onRefused ?? null,
     remoteAddressOf: remoteAddressOf ?? null,
-  };
+  });
+}
+
+/** Carries options `fromResolved` has already filled past the constructor's checks. */
+const kFilled: unique symbol = Symbol('meshcache.ws-transport.filled');
+
+/** What a mesh node gives `WsTransport.fromResolved` besides its resolved options. */
+export interface WsTransportIdentity {
+  /** The node's id (the resolved `nodeId`, or the one the node made up). */
+  nodeId: string;
+  /** The first incarnation. */
+  incarnation: bigint;
+  /** See WsTransportOptions.onRefused. */
+  onRefused?: (remote: string, reason: string) => void;
 }
 
 /** A request waiting for its reply (both settle it once and clear its timeout). */
@@ -351,11 +336,33 @@ export class WsTransport implements Transport {
   };
 
   /** Validates `options` (TypeError / RangeError) and reads the TLS files; listens on `start()`. */
+  /** A transport from `options`, each checked (TypeError / RangeError) and defaulted from MESH_DEFAULTS. */
   constructor(options: WsTransportOptions) {
-    this.#o = fillOptions(options);
+    this.#o = (options as { [kFilled]?: FilledOptions } | null)?.[kFilled] ?? fillOptions(options);
     this.nodeId = this.#o.nodeId;
     this.incarnation = this.#o.incarnation;
     this.#port = this.#o.port;
+  }
+
+  /**
+   * The transport of a mesh node, from options `resolveMeshOptions` has already checked: nothing is
+   * validated twice; only the derived parts are filled (advertised host, secret copy, TLS files).
+   */
+  static fromResolved(mesh: ResolvedMeshOptions, identity: WsTransportIdentity): WsTransport {
+    const filled = complete({
+      nodeId: identity.nodeId,
+      host: mesh.host,
+      port: mesh.port,
+      advertiseHost: mesh.advertiseHost,
+      secret: mesh.secret,
+      tls: mesh.tls,
+      handshakeTimeoutMs: MESH_DEFAULTS.handshakeTimeoutMs,
+      maxBufferedBytes: MESH_DEFAULTS.maxBufferedBytes,
+      incarnation: identity.incarnation,
+      onRefused: identity.onRefused ?? null,
+      remoteAddressOf: null,
+    });
+    return new WsTransport({ nodeId: identity.nodeId, [kFilled]: filled } as WsTransportOptions);
   }
 
   /** `advertiseHost:port`; with port 0, empty until `start()` has bound a port. */

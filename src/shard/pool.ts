@@ -13,7 +13,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { CoreTable } from '../core/table.js';
-import { HEADER_BASE, H_WORKERS, MAX_REGISTERED_WORKERS } from '../core/wasm.js';
+import { HEADER_BASE, H_WORKERS, MAX_REGISTERED_WORKERS, WORKER_ENTRY_BYTES } from '../core/wasm.js';
 import { CacheError } from '../errors.js';
 import type { CacheHandle } from '../core/handle.js';
 import type { ShardTask, ShardWorkerData } from './messages.js';
@@ -76,7 +76,7 @@ export class ShardPool {
     this.threads = Math.min(options.threads, shards);
     this.#table = table;
     this.#shards = shards;
-    this.#registry = new Int32Array(table.memory.buffer as unknown as SharedArrayBuffer, HEADER_BASE + H_WORKERS, MAX_REGISTERED_WORKERS * 2);
+    this.#registry = new Int32Array(table.memory.buffer as unknown as SharedArrayBuffer, HEADER_BASE + H_WORKERS, MAX_REGISTERED_WORKERS * (WORKER_ENTRY_BYTES / 4));
     this.#sweeping = new Array<boolean>(this.threads).fill(false);
     this.#fraction = Math.min(1, options.sweepIntervalMs / 1000);
     for (let w = 0; w < this.threads; w++) {

@@ -21,6 +21,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { CacheError } from '../errors.js';
+import { SCAN_RECORD_HEADER_BYTES } from '../core/wasm.js';
 
 export const SNAPSHOT_VERSION = 1;
 const MAGIC = Buffer.from('MSHCSNAP', 'latin1');
@@ -29,7 +30,8 @@ const TRAILER_MAGIC = Buffer.from('MSHCEND\0', 'latin1');
 export const HEADER_BYTES = 32;
 export const SECTION_HEADER_BYTES = 24;
 export const TRAILER_BYTES = 28;
-export const RECORD_HEADER_BYTES = 16;
+/** A record's header in a section: the core's scan record header (assembly/scan.ts), written as is. */
+export const RECORD_HEADER_BYTES = SCAN_RECORD_HEADER_BYTES;
 
 export function encodeHeader(shards: number, writtenAt: number): Buffer {
   const b = Buffer.alloc(HEADER_BYTES);

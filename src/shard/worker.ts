@@ -8,14 +8,14 @@ import { move } from 'piscina';
 import { Cache } from '../cache/cache.js';
 import { kStoreEncoded, kGetEncoded } from '../cache/internal.js';
 import { kTable } from '../core/handle.js';
-import { HEADER_BASE, H_WORKERS } from '../core/wasm.js';
+import { HEADER_BASE, H_WORKERS, WORKER_ENTRY_BYTES } from '../core/wasm.js';
 import { sweepShard, scanBatch, dumpShard, clearShards, compactShards } from './ops.js';
 import type { ShardTask, ShardWorkerData, ScanReply, GetManyReply } from './messages.js';
 
 const data = workerData as ShardWorkerData;
 const cache = Cache.attach(data.handle);
 const table = cache[kTable]();
-const registry = new Int32Array(table.memory.buffer as unknown as SharedArrayBuffer, HEADER_BASE + H_WORKERS + data.index * 8, 2);
+const registry = new Int32Array(table.memory.buffer as unknown as SharedArrayBuffer, HEADER_BASE + H_WORKERS + data.index * WORKER_ENTRY_BYTES, WORKER_ENTRY_BYTES / 4);
 Atomics.store(registry, 1, table.tid);
 Atomics.store(registry, 0, threadId);
 

@@ -2,7 +2,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, type AddressInfo } from 'node:net';
 import { Cache, MeshCache } from '../../src/index.js';
-import { MeshNode, resolveMeshOptions, type MeshOptions } from '../../src/mesh/node.js';
+import { MeshNode } from '../../src/mesh/node.js';
+import { MESH_DEFAULTS, resolveMeshOptions, type MeshOptions } from '../../src/mesh/options.js';
+import { DEFAULT_MESH_PORT } from '../../src/mesh/ws-transport.js';
 
 /** Every test body must finish within this (servers, dials and joins are all bounded). */
 const TEST_LIMIT_MS = 8000;
@@ -133,13 +135,14 @@ Resolve('refuses options that are not an object (null, a string) with a TypeErro
   rejects('h:1', TypeError, 'options.mesh must be an object');
 });
 
-Resolve('refuses an empty or non-string nodeId, host and advertiseHost with a TypeError each', () => {
-  rejects({ nodeId: '' }, TypeError, 'options.mesh.nodeId must be a non-empty string');
-  rejects({ nodeId: 7 }, TypeError, 'options.mesh.nodeId must be a non-empty string');
-  rejects({ host: '' }, TypeError, 'options.mesh.host must be a non-empty string');
-  rejects({ host: ['127.0.0.1'] }, TypeError, 'options.mesh.host must be a non-empty string');
-  rejects({ advertiseHost: '' }, TypeError, 'options.mesh.advertiseHost must be a non-empty string');
-  rejects({ advertiseHost: null }, TypeError, 'options.mesh.advertiseHost must be a non-empty string');
+Resolve('refuses a non-string nodeId, host and advertiseHost with a TypeError, and an empty one with a RangeError', () => {
+  rejects({ nodeId: 7 }, TypeError, 'options.mesh.nodeId must be a string');
+  rejects({ nodeId: '' }, RangeError, 'options.mesh.nodeId must be 1 to 256 UTF-8 bytes of well-formed text');
+  rejects({ nodeId: 'x'.repeat(257) }, RangeError, 'options.mesh.nodeId must be 1 to 256 UTF-8 bytes of well-formed text');
+  rejects({ host: ['127.0.0.1'] }, TypeError, 'options.mesh.host must be a string');
+  rejects({ host: '' }, RangeError, 'options.mesh.host must be 1 to 504 UTF-8 bytes of well-formed text');
+  rejects({ advertiseHost: null }, TypeError, 'options.mesh.advertiseHost must be a string');
+  rejects({ advertiseHost: '' }, RangeError, 'options.mesh.advertiseHost must be 1 to 504 UTF-8 bytes of well-formed text');
 });
 
 Resolve('refuses a port that is not a number (TypeError) or not an integer from 0 to 65535 (RangeError: 65536, -1, 1.5)', () => {
@@ -170,12 +173,11 @@ Resolve('refuses a secret of the wrong type (number, object) with a TypeError an
   rejects({ secret: '' }, RangeError, 'options.mesh.secret must be at least 16 bytes');
 });
 
-Resolve('refuses tls that is not { cert, key, ca? } strings (a string, no key, a numeric ca) with a TypeError', () => {
-  const message = 'options.mesh.tls must be { cert, key, ca? } file paths, or null';
-  rejects({ tls: 'cert.pem' }, TypeError, message);
-  rejects({ tls: { cert: 'c.pem' } }, TypeError, message);
-  rejects({ tls: { cert: 'c.pem', key: 'k.pem', ca: 5 } }, TypeError, message);
-  rejects({ tls: { cert: Buffer.from('c'), key: 'k.pem' } }, TypeError, message);
+Resolve('refuses tls that is not { cert, key, ca? } strings (a string, no key, a numeric ca, a Buffer cert) with a TypeError naming the field', () => {
+  rejects({ tls: 'cert.pem' }, TypeError, 'options.mesh.tls must be { cert, key, ca? } file paths, or null');
+  rejects({ tls: { cert: 'c.pem' } }, TypeError, 'options.mesh.tls.key must be a file path string');
+  rejects({ tls: { cert: 'c.pem', key: 'k.pem', ca: 5 } }, TypeError, 'options.mesh.tls.ca must be a file path string');
+  rejects({ tls: { cert: Buffer.from('c'), key: 'k.pem' } }, TypeError, 'options.mesh.tls.cert must be a file path string');
 });
 
 Resolve('refuses a preset other than lan / local and a partitioner other than hash / range with a RangeError', () => {
@@ -202,29 +204,38 @@ Resolve('refuses a logger that is null or has no warn() with a TypeError', () =>
   rejects({ logger: { warn() {} } }, TypeError, 'options.mesh.logger must have info() and warn()');
 });
 
-const INTEGER_BOUNDS: Array<[string, number, number]> = [
-  ['vnodes', 1, 4096],
-  ['rangesPerNode', 1, 1024],
-  ['maxRangeKeys', 1, Number.MAX_SAFE_INTEGER],
-  ['maxRangeBytes', 1, Number.MAX_SAFE_INTEGER],
-  ['forwardTimeoutMs', 1, 600_000],
-  ['handoffWindowMs', 0, 3_600_000],
-  ['rebalanceBatchEntries', 1, 4096],
-  ['statsIntervalMs', 10, 3_600_000],
-  ['sweepIntervalMs', 10, 86_400_000],
+const INTEGER_BOUNDS: Array<[string, number, number, string]> = [
+  ['vnodes', 1, 4096, 'an integer from 1 to 4096'],
+  ['rangesPerNode', 1, 1024, 'an integer from 1 to 1024'],
+  ['maxRangeKeys', 1, Number.MAX_SAFE_INTEGER, 'a positive integer'],
+  ['maxRangeBytes', 1, Number.MAX_SAFE_INTEGER, 'a positive integer'],
+  ['forwardTimeoutMs', 1, 600_000, 'an integer from 1 to 600000'],
+  ['handoffWindowMs', 0, 3_600_000, 'an integer from 0 to 3600000'],
+  ['rebalanceBatchEntries', 1, 4096, 'an integer from 1 to 4096'],
+  ['statsIntervalMs', 10, 3_600_000, 'an integer from 10 to 3600000'],
+  ['sweepIntervalMs', 10, 86_400_000, 'an integer from 10 to 86400000'],
 ];
 
-for (const [name, min, max] of INTEGER_BOUNDS) {
-  Resolve(`refuses ${name} as a string (TypeError), and below ${min}, above ${max} or fractional (RangeError)`, () => {
+for (const [name, min, max, requirement] of INTEGER_BOUNDS) {
+  Resolve(`refuses ${name} as a string (TypeError), and below ${min}, above ${max} or fractional (RangeError: must be ${requirement})`, () => {
     rejects({ [name]: String(min) }, TypeError, `options.mesh.${name} must be a number`);
-    const message = `options.mesh.${name} must be an integer from ${min} to ${max}`;
+    const message = `options.mesh.${name} must be ${requirement}`;
     rejects({ [name]: min - 1 }, RangeError, message);
-    rejects({ [name]: max + 1 }, RangeError, message);
+    if (max < Number.MAX_SAFE_INTEGER) rejects({ [name]: max + 1 }, RangeError, message);
     rejects({ [name]: min + 0.5 }, RangeError, message);
     assert.is((resolveMeshOptions({ [name]: min } as MeshOptions) as unknown as Record<string, number>)[name], min);
     assert.is((resolveMeshOptions({ [name]: max } as MeshOptions) as unknown as Record<string, number>)[name], max);
   });
 }
+
+Resolve('every default comes from MESH_DEFAULTS, and DEFAULT_MESH_PORT is its port', () => {
+  const r = resolveMeshOptions({});
+  for (const [name, value] of Object.entries(MESH_DEFAULTS)) {
+    if (name in r) assert.is((r as unknown as Record<string, unknown>)[name], value, name);
+  }
+  assert.is(DEFAULT_MESH_PORT, MESH_DEFAULTS.port);
+  assert.is(MESH_DEFAULTS.port, 7380);
+});
 
 Resolve.run();
 

@@ -1,6 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RangePartitioner, RangeTable, RANGE_DEFAULTS, compareKeys, type RangeStats } from '../../src/mesh/range.js';
+import { MESH_DEFAULTS } from '../../src/mesh/options.js';
+import { RangePartitioner, RANGE_DEFAULTS, type RangeStats } from '../../src/mesh/range.js';
+import { RangeTable, compareKeys } from '../../src/mesh/range-table.js';
 import { decodeFrame, encodeFrame, MAX_KEY_BYTES, MAX_RANGES, MessageType, type MeshFrame, type RangeTableBody } from '../../src/mesh/wire.js';
 import type { OutgoingFrame } from '../../src/mesh/transport.js';
 import { rng } from '../helpers/rng.js';
@@ -316,17 +318,23 @@ SplitPoint.run();
 const Options = suite('RangePartitioner options');
 const host = { nodeId: 'a', broadcast: () => {} };
 
-Options('defaults: 4 ranges per node, 250,000 keys, 64 MiB per range', () => {
+Options('defaults: 4 ranges per node, 100,000 keys, 64 MiB per range, the same as the mesh node\'s', () => {
   const p = new RangePartitioner(host);
-  assert.equal({ ...p.options }, { rangesPerNode: 4, maxRangeKeys: 250_000, maxRangeBytes: 64 * 1024 * 1024 });
+  assert.equal({ ...p.options }, { rangesPerNode: 4, maxRangeKeys: 100_000, maxRangeBytes: 64 * 1024 * 1024 });
   assert.equal({ ...p.options }, { ...RANGE_DEFAULTS });
+  assert.equal({ ...RANGE_DEFAULTS }, { rangesPerNode: MESH_DEFAULTS.rangesPerNode, maxRangeKeys: MESH_DEFAULTS.maxRangeKeys, maxRangeBytes: MESH_DEFAULTS.maxRangeBytes });
   assert.is(p.kind, 'range');
 });
 
-for (const name of ['rangesPerNode', 'maxRangeKeys', 'maxRangeBytes'] as const) {
-  Options(`options.mesh.${name} must be a positive integer: '8' is a TypeError; 0, -1, 1.5 and NaN are RangeErrors`, () => {
-    const message = `options.mesh.${name} must be a positive integer`;
-    assert.throws(() => new RangePartitioner(host, { [name]: '8' as unknown as number }), (e: unknown) => e instanceof TypeError && e.message === message);
+const RANGE_OPTION_MESSAGES = [
+  ['rangesPerNode', 'options.mesh.rangesPerNode must be an integer from 1 to 1024'],
+  ['maxRangeKeys', 'options.mesh.maxRangeKeys must be a positive integer'],
+  ['maxRangeBytes', 'options.mesh.maxRangeBytes must be a positive integer'],
+] as const;
+
+for (const [name, message] of RANGE_OPTION_MESSAGES) {
+  Options(`${message}: '8' is a TypeError (must be a number); 0, -1, 1.5 and NaN are RangeErrors`, () => {
+    assert.throws(() => new RangePartitioner(host, { [name]: '8' as unknown as number }), (e: unknown) => e instanceof TypeError && e.message === `options.mesh.${name} must be a number`);
     for (const v of [0, -1, 1.5, Number.NaN]) {
       assert.throws(() => new RangePartitioner(host, { [name]: v }), (e: unknown) => e instanceof RangeError && e.message === message, String(v));
     }
@@ -334,8 +342,9 @@ for (const name of ['rangesPerNode', 'maxRangeKeys', 'maxRangeBytes'] as const) 
   });
 }
 
-Options('options.mesh.rangesPerNode must be at most 65535; options must be an object; host is checked', () => {
-  assert.throws(() => new RangePartitioner(host, { rangesPerNode: 65_536 }), (e: unknown) => e instanceof RangeError && e.message === 'options.mesh.rangesPerNode must be at most 65535');
+Options('options.mesh.rangesPerNode must be at most 1024; options must be an object; host is checked', () => {
+  assert.is(new RangePartitioner(host, { rangesPerNode: 1024 }).options.rangesPerNode, 1024);
+  assert.throws(() => new RangePartitioner(host, { rangesPerNode: 1025 }), (e: unknown) => e instanceof RangeError && e.message === 'options.mesh.rangesPerNode must be an integer from 1 to 1024');
   assert.throws(() => new RangePartitioner(host, 5 as unknown as object), (e: unknown) => e instanceof TypeError && e.message === 'options.mesh must be an object');
   assert.throws(() => new RangePartitioner({ nodeId: '', broadcast: () => {} }), (e: unknown) => e instanceof TypeError && /host.nodeId/.test(e.message));
   assert.throws(() => new RangePartitioner({ nodeId: 'a' } as never), (e: unknown) => e instanceof TypeError && /host.broadcast/.test(e.message));

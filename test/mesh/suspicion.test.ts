@@ -1,8 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Suspicion, suspicionMinTimeoutMs, suspicionTimeoutMs } from '../../src/mesh/suspicion.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { FakeClock } from '../helpers/fake-clock.js';
 
 const formula = suite('suspicion timeout formula');
 
@@ -45,37 +44,44 @@ formula.run();
 
 const timer = suite('Suspicion');
 
-timer('fires after max (300 ms) with no confirmation, reporting 0 confirmations', async () => {
-  const fired: number[] = [];
-  const t0 = performance.now();
-  let at = 0;
-  const s = new Suspicion({ from: 'a', k: 2, minMs: 60, maxMs: 300, onTimeout: (c) => { fired.push(c); at = performance.now() - t0; } });
+timer('fires at exactly max (300 ms) with no confirmation, reporting 0 confirmations', () => {
+  const clock = new FakeClock();
+  const fired: Array<[number, number]> = [];
+  const s = new Suspicion({ from: 'a', k: 2, minMs: 60, maxMs: 300, clock, onTimeout: (c) => fired.push([c, clock.now()]) });
   assert.is(s.timeoutMs, 300);
-  await sleep(200);
+  clock.advance(299);
   assert.equal(fired, []);
-  await sleep(250);
-  assert.equal(fired, [0]);
-  assert.ok(at >= 295 && at < 420, `fired after ${at} ms`);
+  assert.is(s.remainingMs(), 1);
+  clock.advance(1);
+  assert.equal(fired, [[0, 300]]);
+  assert.is(s.remainingMs(), 0);
+  clock.advance(10_000);
+  assert.equal(fired, [[0, 300]], 'fires once');
 });
 
-timer('two confirmations of k = 2 bring a 1000 ms timeout down to 60 ms', async () => {
-  const fired: number[] = [];
-  const t0 = performance.now();
-  let at = 0;
-  const s = new Suspicion({ from: 'a', k: 2, minMs: 60, maxMs: 1000, onTimeout: (c) => { fired.push(c); at = performance.now() - t0; } });
+timer('two confirmations of k = 2 bring a 1000 ms timeout down to 406 ms, then 60 ms', () => {
+  const clock = new FakeClock();
+  const fired: Array<[number, number]> = [];
+  const s = new Suspicion({ from: 'a', k: 2, minMs: 60, maxMs: 1000, clock, onTimeout: (c) => fired.push([c, clock.now()]) });
+  clock.advance(10);
   assert.ok(s.confirm('b'));
   // 1000 − 940 × ln 2 / ln 3 = 406
   assert.is(s.timeoutMs, 406);
+  assert.is(s.remainingMs(), 396);
+  clock.advance(20);
   assert.ok(s.confirm('c'));
   assert.is(s.timeoutMs, 60);
   assert.is(s.confirmations, 2);
-  await sleep(150);
-  assert.equal(fired, [2]);
-  assert.ok(at < 140, `fired after ${at} ms`);
+  assert.is(s.remainingMs(), 30, 'the deadline counts from the start of the suspicion: 60 − 30');
+  clock.advance(29);
+  assert.equal(fired, []);
+  clock.advance(1);
+  assert.equal(fired, [[2, 60]]);
+  assert.is(clock.pending, 0, 'the earlier deadlines were cleared');
 });
 
 timer('the suspector, repeats and confirmations beyond k do not count', () => {
-  const s = new Suspicion({ from: 'a', k: 1, minMs: 50, maxMs: 500, onTimeout: () => {} });
+  const s = new Suspicion({ from: 'a', k: 1, minMs: 50, maxMs: 500, clock: new FakeClock(), onTimeout: () => {} });
   assert.is(s.confirm('a'), false);
   assert.is(s.confirm('b'), true);
   assert.is(s.confirm('b'), false);
@@ -84,25 +90,36 @@ timer('the suspector, repeats and confirmations beyond k do not count', () => {
   s.cancel();
 });
 
-timer('a confirmation after the shrunk deadline has passed fires at once', async () => {
-  let now = 0;
-  const fired: number[] = [];
-  const s = new Suspicion({ from: 'a', k: 1, minMs: 100, maxMs: 10_000, now: () => now, onTimeout: (c) => fired.push(c) });
-  now = 500; // 500 ms "elapsed" on the injected clock: beyond min
+timer('a confirmation after the shrunk deadline has passed fires at once (a 0 ms timer)', () => {
+  const clock = new FakeClock(1000);
+  const fired: Array<[number, number]> = [];
+  const s = new Suspicion({ from: 'a', k: 1, minMs: 100, maxMs: 10_000, clock, onTimeout: (c) => fired.push([c, clock.now()]) });
+  clock.advance(500); // beyond min
   assert.ok(s.confirm('b'));
   assert.is(s.remainingMs(), 0);
-  await sleep(20);
-  assert.equal(fired, [1]);
+  assert.equal(fired, []);
+  clock.advance(0);
+  assert.equal(fired, [[1, 1500]]);
 });
 
-timer('cancel stops the timer: onTimeout is never called', async () => {
+timer('cancel stops the timer: onTimeout is never called', () => {
+  const clock = new FakeClock();
   let fired = 0;
-  const s = new Suspicion({ from: 'a', k: 0, minMs: 30, maxMs: 30, onTimeout: () => fired++ });
+  const s = new Suspicion({ from: 'a', k: 0, minMs: 30, maxMs: 30, clock, onTimeout: () => fired++ });
   s.cancel();
-  await sleep(60);
+  assert.is(clock.pending, 0);
+  clock.advance(60);
   assert.is(fired, 0);
   assert.is(s.remainingMs(), 0);
   assert.is(s.confirm('b'), false);
+});
+
+timer('without a clock it runs on real timers: a 20 ms suspicion fires once', async () => {
+  let fired = 0;
+  const s = new Suspicion({ from: 'a', k: 0, minMs: 20, maxMs: 20, onTimeout: () => fired++ });
+  assert.is(s.timeoutMs, 20);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.is(fired, 1);
 });
 
 timer.run();

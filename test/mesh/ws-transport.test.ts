@@ -711,7 +711,8 @@ options('handshakeTimeoutMs must be an integer from 1 to 60000', () => {
 });
 options('maxBufferedBytes must be a positive integer', () => {
   throwsWith({ nodeId: 'n', maxBufferedBytes: 1n }, TypeError, 'options.mesh.maxBufferedBytes must be a number');
-  throwsWith({ nodeId: 'n', maxBufferedBytes: 0 }, RangeError, `options.mesh.maxBufferedBytes must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}`);
+  throwsWith({ nodeId: 'n', maxBufferedBytes: 0 }, RangeError, 'options.mesh.maxBufferedBytes must be a positive integer');
+  throwsWith({ nodeId: 'n', maxBufferedBytes: 1.5 }, RangeError, 'options.mesh.maxBufferedBytes must be a positive integer');
 });
 options('incarnation must be a bigint from 0 to 2^64-1', () => {
   throwsWith({ nodeId: 'n', incarnation: 1 }, TypeError, 'options.mesh.incarnation must be a bigint');
