@@ -5,7 +5,7 @@
  * Type-only imports count: a cycle through a type is still a cycle for a reader.
  */
 const BOTTOM = '^src/(core/|resp/|native/|util/|errors\\.ts$|serializer\\.ts$|config\\.ts$|lz4\\.ts$)';
-const ENTRY = '^src/(cli\\.ts|cluster\\.ts|index\\.ts|demo\\.ts|shard/worker\\.ts|server/thread\\.ts)$';
+const ENTRY = '^src/(cli\\.ts|cluster\\.ts|index\\.ts|demo\\.ts|shard/worker(-tsx\\.mjs|\\.ts)|server/thread(-tsx\\.mjs|\\.ts))$';
 const above = (dirs) => `^src/(${dirs.join('|')})/`;
 
 module.exports = {
@@ -76,7 +76,11 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { extensions: ['.ts', '.js', '.mjs'] },
+    enhancedResolveOptions: {
+      extensions: ['.ts', '.js', '.mjs'],
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+    },
     reporterOptions: { text: { highlightFocused: true } },
   },
 };

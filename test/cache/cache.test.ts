@@ -129,7 +129,7 @@ basic('getMany and setMany', () => {
 basic('wrong key types throw TypeError with ERR_INVALID_KEY', () => {
   const c = new Cache({ maxMemory: '4mb' });
   for (const bad of [1, null, undefined, {}, ['k']]) {
-    assert.throws(() => c.get(bad as never), (e: unknown) => e instanceof TypeError && (e as { code: string }).code === 'ERR_INVALID_KEY');
+    assert.throws(() => c.get(bad as never), (e: unknown) => e instanceof TypeError && (e as Error & { code?: string }).code === 'ERR_INVALID_KEY');
     assert.throws(() => c.set(bad as never, 'v'), TypeError);
   }
   c.close();

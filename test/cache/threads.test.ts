@@ -65,7 +65,7 @@ threads('main thread and two workers mixing set/get/delete on overlapping keys: 
 threads('attach rejects what is not a handle', () => {
   const c = new Cache({ maxMemory: '4mb' });
   for (const bad of [null, 1, {}, { kind: 'meshcache.Cache' }, { ...c.handle, memory: {} }]) {
-    assert.throws(() => Cache.attach(bad as never), (e: unknown) => e instanceof TypeError && (e as { code: string }).code === 'ERR_INVALID_HANDLE');
+    assert.throws(() => Cache.attach(bad as never), (e: unknown) => e instanceof TypeError && (e as Error & { code?: string }).code === 'ERR_INVALID_HANDLE');
   }
   assert.throws(() => Cache.attach({ ...c.handle, version: 2 } as never), RangeError);
   const same = Cache.attach(c.handle);

@@ -76,7 +76,7 @@ ttl('expiresAt and expireAt read and set absolute Unix-ms expiry times', () => {
   assert.not.ok(c.expireAt('absent', 2_000_000));
   assert.ok(c.expireAt('k', 999_999), 'a time already past still finds the key');
   assert.is(c.get('k'), undefined, 'and it reads as absent from then on');
-  assert.throws(() => c.expireAt('p', 0), (e: unknown) => e instanceof RangeError && (e as { code: string }).code === 'ERR_INVALID_TTL');
+  assert.throws(() => c.expireAt('p', 0), (e: unknown) => e instanceof RangeError && (e as Error & { code?: string }).code === 'ERR_INVALID_TTL');
   assert.throws(() => c.expireAt('p', NaN), TypeError);
   assert.throws(() => c.expireAt('p', '5' as never), TypeError);
   c.close();
@@ -87,7 +87,7 @@ ttl('an overwrite replaces the TTL; bad per-call ttl values throw', () => {
   c.set('k', 'v', { ttl: 10 });
   c.set('k', 'v2');
   assert.is(c.ttl('k'), Infinity);
-  assert.throws(() => c.set('k', 'v', { ttl: -1 }), (e: unknown) => e instanceof RangeError && (e as { code: string }).code === 'ERR_INVALID_TTL');
+  assert.throws(() => c.set('k', 'v', { ttl: -1 }), (e: unknown) => e instanceof RangeError && (e as Error & { code?: string }).code === 'ERR_INVALID_TTL');
   assert.throws(() => c.set('k', 'v', { ttl: 'soon' as never }), TypeError);
   assert.throws(() => c.set('k', 'v', 5 as never), TypeError);
   c.close();

@@ -13,12 +13,12 @@ import { decodeFrame, encodeFrame, type MeshFrame } from '../../src/mesh/wire.js
 import {
   TransportError,
   type FrameHandler,
-  type Milliseconds,
   type OutgoingFrame,
   type PeerInfo,
   type Transport,
   type TransportStats,
 } from '../../src/mesh/transport.js';
+import type { Milliseconds } from '../../src/config.js';
 
 interface Pending {
   resolve: (frame: MeshFrame) => void;

@@ -61,7 +61,7 @@ function stopAll(nodes: Node[]): void {
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<number> {
   const t0 = performance.now();
   while (!cond()) {
-    if (performance.now() - t0 > timeoutMs) throw new assert.Assertion({ message: `timed out after ${timeoutMs} ms waiting for ${what}` });
+    if (performance.now() - t0 > timeoutMs) assert.unreachable(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(10);
   }
   return performance.now() - t0;

@@ -125,7 +125,7 @@ owners('a corrupt or truncated snapshot is refused with a clear error and loads 
   const variants: Array<[string, Buffer]> = [
     ['truncated', good.subarray(0, good.length - 40)],
     ['cut to the header', good.subarray(0, 32)],
-    ['a flipped byte in a record', Buffer.from(good).fill(0x7f, 200, 201)],
+    ['a flipped byte in a record', Buffer.from(good).fill(0x7f, 200, 201) as unknown as Buffer],
     ['bad magic', Buffer.concat([Buffer.from('NOTASNAP'), good.subarray(8)])],
     ['empty', Buffer.alloc(0)],
   ];
