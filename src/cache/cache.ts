@@ -9,16 +9,20 @@ import {
 } from '../core/wasm.js';
 import { CoreTable, statusError } from '../core/table.js';
 import { kTable, type CacheHandle } from '../core/handle.js';
-import { countEntries, readTableStats, type TableStats } from '../core/stats.js';
+import { countEntries, readTableStats } from '../core/stats.js';
 import { copyOut } from '../core/result-pool.js';
 import {
-  resolveOptions, checkTtl, clockOf, type CacheOptions, type Clock, type ResolvedOptions, type Milliseconds,
+  resolveOptions, checkTtl, clockOf, type CacheOptions, type ResolvedOptions, type Milliseconds,
 } from '../config.js';
 import { CacheError, rangeError, typeError } from '../errors.js';
 import { msgpackSerializer, type Serializer } from '../serializer.js';
 import { kStoreEncoded, kGetEncoded, kGetView, kPool, kEncode, kDecode } from './internal.js';
-import { ShardPool, type ShardPoolStats } from '../shard/pool.js';
-import type { GetManyReply } from '../shard/messages.js';
+import { ShardPool } from '../shard/pool.js';
+import type { CacheKey, SetOptions, LoadOptions, CacheStats, AttachOptions } from './types.js';
+import {
+  TYPE_MASK, TYPE_BYTES, TYPE_STRING, TYPE_SERIALIZED, FLAG_FRESH_PREFIX, FRESH_PREFIX_BYTES, encodeValue, decodeValue,
+} from './values.js';
+import { BULK_THRESHOLD, getManyInOwners, setInOwner, setManyInOwners, valueTooLarge } from './bulk.js';
 import { loadSnapshot, readSnapshot, writeSnapshot, loadContents, type SnapshotInfo } from './persistence.js';
 import { compactAll, randomKey, scanKeys, scanStep, MAX_SCAN_COUNT, type ScanOptions, type ScanStep } from './scan.js';
 
@@ -26,47 +30,8 @@ export type { CacheHandle } from '../core/handle.js';
 export type { ShardStats } from '../core/stats.js';
 export type { SnapshotInfo } from './persistence.js';
 export type { ScanOptions, ScanStep } from './scan.js';
+export type { CacheKey, SetOptions, LoadOptions, CacheStats, AttachOptions } from './types.js';
 
-/** A key: a string (stored as exact UTF-8) or bytes. */
-export type CacheKey = string | Uint8Array;
-
-/** Options for a single `set`. */
-export interface SetOptions {
-  /** Time to live in ms; 0 = never expires. Default: the cache's `ttl` option. */
-  ttl?: Milliseconds;
-}
-
-/** Options for `getOrLoad`. */
-export interface LoadOptions extends SetOptions {
-  /**
-   * For this long after the TTL (ms), the stale value is still returned at once while one
-   * background call of the loader refreshes it. 0 = no stale window.
-   * @default 0
-   */
-  staleWhileRevalidate?: Milliseconds;
-}
-
-/** What `stats()` returns. Counters are since the cache was created, across all threads. */
-export interface CacheStats extends TableStats {
-  /** The shard owners, when the cache has workers (null otherwise). */
-  workers: ShardPoolStats | null;
-}
-
-/** Options for `Cache.attach`: what cannot travel in a handle. */
-export interface AttachOptions {
-  serializer?: Serializer;
-  /** The clock expiry is measured with in this thread (see CacheOptions.clock). @default Date */
-  clock?: Clock;
-}
-
-// Value flags: the host's four bits of the entry's flags byte.
-const TYPE_MASK = 3;
-const TYPE_BYTES = 0;
-const TYPE_STRING = 1;
-const TYPE_SERIALIZED = 2;
-/** The value starts with an 8-byte fresh-until time (getOrLoad with staleWhileRevalidate). */
-const FLAG_FRESH_PREFIX = 4;
-const FRESH_PREFIX_BYTES = 8;
 const encoder = new TextEncoder();
 
 type Inflight = Promise<unknown>;
@@ -74,8 +39,6 @@ type Inflight = Promise<unknown>;
 /** Operations between forced clock reads when the timer cannot run (see #now). */
 const CLOCK_REFRESH_OPS = 1024;
 
-/** getManyAsync / setManyAsync hand batches at least this large to the workers. */
-const BULK_THRESHOLD = 1000;
 /** Keys copied out per scan call for randomKey (one call holds one shard lock). */
 const RANDOM_KEY_BATCH = 1024;
 
@@ -317,7 +280,7 @@ export class Cache<V = unknown> {
   }
 
   #tooLarge(bytes: number): RangeError {
-    return rangeError('ERR_VALUE_TOO_LARGE', `value is ${bytes} bytes, more than maxValueBytes (${this.#maxValueBytes})`);
+    return valueTooLarge(bytes, this.#maxValueBytes);
   }
 
   /**
@@ -505,20 +468,6 @@ export class Cache<V = unknown> {
     return p;
   }
 
-  /** Encodes a value as the core stores it: [payload, type flags]. */
-  #encode(value: unknown): [Uint8Array, number] {
-    if (typeof value === 'string') return [Buffer.from(value, 'utf8'), TYPE_STRING];
-    if (value instanceof Uint8Array) return [value, TYPE_BYTES];
-    return [this.#serializer.serialize(value), TYPE_SERIALIZED];
-  }
-
-  /** Decodes a payload of type `type` (the inverse of #encode). */
-  #decodeEncoded(payload: Uint8Array, type: number): V {
-    if (type === TYPE_STRING) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8') as V;
-    const b = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    return (type === TYPE_BYTES ? b : this.#serializer.deserialize(b)) as V;
-  }
-
   /**
    * @internal Stores an encoded payload (a worker storing for another thread, a mesh peer handing
    * a key over). With `onlyIfAbsent`, an entry already present wins; returns whether it stored.
@@ -530,12 +479,12 @@ export class Cache<V = unknown> {
 
   /** @internal Encodes a value as it would be stored: [payload, type flags]. */
   [kEncode](value: V): [Uint8Array, number] {
-    return this.#encode(value);
+    return encodeValue(value, this.#serializer);
   }
 
   /** @internal Decodes a payload of type `type`. */
   [kDecode](payload: Uint8Array, type: number): V {
-    return this.#decodeEncoded(payload, type & TYPE_MASK);
+    return decodeValue(payload, type & TYPE_MASK, this.#serializer) as V;
   }
 
   /** @internal The stored payload (inflated, without a fresh prefix) and its type, or null. */
@@ -566,20 +515,7 @@ export class Cache<V = unknown> {
       this.set(key, value, options);
       return;
     }
-    const ttl = this.#ttlOf(options);
-    const [payload, type] = this.#encode(value);
-    if (payload.length > this.#maxValueBytes) throw this.#tooLarge(payload.length);
-    const t = this.#table();
-    const shard = t.x.shardOfKey(t.encodeKey(key));
-    await pool.run(pool.ownerOf(shard), { kind: 'set', key, value: payload, flags: type, ttl });
-  }
-
-  /** Groups `keys`' indexes by owner worker. */
-  #byOwner(pool: ShardPool, keys: readonly CacheKey[]): number[][] {
-    const t = this.#table();
-    const groups: number[][] = Array.from({ length: pool.threads }, () => []);
-    keys.forEach((k, i) => groups[pool.ownerOf(t.x.shardOfKey(t.encodeKey(k)))].push(i));
-    return groups;
+    await setInOwner(this, pool, key, value, this.#ttlOf(options));
   }
 
   /** Like getMany; with workers and at least 1000 keys, the owners look them up in parallel. */
@@ -587,14 +523,7 @@ export class Cache<V = unknown> {
     const list = [...keys];
     const pool = this.#pool;
     if (pool === null || list.length < BULK_THRESHOLD) return this.getMany(list);
-    const groups = this.#byOwner(pool, list);
-    const out = new Array<V | undefined>(list.length);
-    await Promise.all(groups.map(async (idx, w) => {
-      if (idx.length === 0) return;
-      const reply = await pool.run<GetManyReply>(w, { kind: 'getMany', keys: idx.map((i) => list[i]) });
-      reply.forEach((r, j) => { out[idx[j]] = r === null ? undefined : this.#decodeEncoded(r[0], r[1]); });
-    }));
-    return out;
+    return getManyInOwners(this, pool, list);
   }
 
   /** Like setMany; with workers and at least 1000 entries, the owners store them in parallel. */
@@ -605,17 +534,7 @@ export class Cache<V = unknown> {
       this.setMany(list, options);
       return;
     }
-    const ttl = this.#ttlOf(options);
-    const groups = this.#byOwner(pool, list.map((e) => e[0]));
-    await Promise.all(groups.map(async (idx, w) => {
-      if (idx.length === 0) return;
-      const batch: Array<[CacheKey, Uint8Array, number]> = idx.map((i) => {
-        const [payload, type] = this.#encode(list[i][1]);
-        if (payload.length > this.#maxValueBytes) throw this.#tooLarge(payload.length);
-        return [list[i][0], payload, type];
-      });
-      await pool.run(w, { kind: 'setMany', entries: batch, ttl });
-    }));
+    await setManyInOwners(this, pool, list, this.#ttlOf(options));
   }
 
   /**

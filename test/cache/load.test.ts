@@ -2,7 +2,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cache } from '../../src/index.js';
-import { ManualClock } from '../helpers/manual-clock.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+
+/** A realistic Unix time to start the fake clock at, so expiry arithmetic looks as in production. */
+const UNIX_MS = 1_750_000_000_000;
 
 const load = suite('Cache.getOrLoad');
 
@@ -66,7 +69,7 @@ load('a synchronous loader and a synchronous throw work too', async () => {
 });
 
 load('the ttl option applies to loaded values', async () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock(UNIX_MS);
   const c = new Cache({ maxMemory: '4mb', ttlResolution: 0, clock });
   await c.getOrLoad('k', () => 'v', { ttl: 30 });
   assert.is(c.ttl('k'), 30);
@@ -76,7 +79,7 @@ load('the ttl option applies to loaded values', async () => {
 });
 
 load('within the stale window the stale value returns at once while one refresh runs', async () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock(UNIX_MS);
   const c = new Cache({ maxMemory: '4mb', ttlResolution: 0, clock });
   let version = 0;
   let calls = 0;
@@ -107,7 +110,7 @@ load('within the stale window the stale value returns at once while one refresh 
 });
 
 load('after the stale window the entry is gone and the loader runs in the foreground', async () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock(UNIX_MS);
   const c = new Cache({ maxMemory: '4mb', ttlResolution: 0, clock });
   let n = 0;
   const loader = () => `v${++n}`;

@@ -2,12 +2,15 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cache } from '../../src/index.js';
-import { ManualClock } from '../helpers/manual-clock.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+
+/** A realistic Unix time to start the fake clock at, so expiry arithmetic looks as in production. */
+const UNIX_MS = 1_750_000_000_000;
 
 const ttl = suite('Cache TTL');
 
 ttl('an entry with a 40 ms TTL is there until 40 ms have passed and gone after', () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock(UNIX_MS);
   const c = new Cache({ maxMemory: '4mb', ttlResolution: 0, clock });
   c.set('short', 'v', { ttl: 40 });
   c.set('forever', 'v');
@@ -28,7 +31,7 @@ ttl('an entry with a 40 ms TTL is there until 40 ms have passed and gone after',
 });
 
 ttl('the default ttl option applies when set is given none; ttl: 0 means never', () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock(UNIX_MS);
   const c = new Cache({ maxMemory: '4mb', ttl: 30, ttlResolution: 0, clock });
   c.set('default', 'v');
   c.set('never', 'v', { ttl: 0 });
@@ -43,7 +46,7 @@ ttl('the default ttl option applies when set is given none; ttl: 0 means never',
 });
 
 ttl('expire sets, extends, removes and deletes', () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock(UNIX_MS);
   const c = new Cache({ maxMemory: '4mb', ttlResolution: 0, clock });
   c.set('k', 'v');
   assert.ok(c.expire('k', 30));
@@ -62,7 +65,7 @@ ttl('expire sets, extends, removes and deletes', () => {
 });
 
 ttl('expiresAt and expireAt read and set absolute Unix-ms expiry times', () => {
-  const clock = new ManualClock(1_000_000);
+  const clock = new FakeClock(1_000_000);
   const c = new Cache({ maxMemory: '4mb', ttlResolution: 0, clock });
   c.set('k', 'v', { ttl: 500 });
   c.set('p', 'v');
@@ -104,7 +107,7 @@ ttl('a clock option without now() is refused with a TypeError naming it', () => 
 });
 
 ttl('expired entries are reclaimed by writes without being read (bounded incremental sweep)', () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock(UNIX_MS);
   const c = new Cache({ maxMemory: '4mb', shards: 1, ttlResolution: 0, clock });
   for (let i = 0; i < 2000; i++) c.set(`old${i}`, 'x'.repeat(50), { ttl: 300 });
   clock.advance(350);
@@ -118,7 +121,7 @@ ttl('expired entries are reclaimed by writes without being read (bounded increme
 });
 
 ttl('with the default ttlResolution the cached clock is dropped by a timer, so entries still expire', async () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock(UNIX_MS);
   const c = new Cache({ maxMemory: '4mb', clock });
   c.set('k', 'v', { ttl: 20 });
   assert.is(c.get('k'), 'v');
@@ -129,7 +132,7 @@ ttl('with the default ttlResolution the cached clock is dropped by a timer, so e
 });
 
 ttl('a TTL set after a long synchronous loop counts from the current time, not the cached clock', () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock(UNIX_MS);
   const c = new Cache({ maxMemory: '4mb', clock });
   c.get('warm the cached clock');
   clock.advance(120); // no timer can run in this synchronous test: the cached clock stays 120 ms behind
@@ -139,7 +142,7 @@ ttl('a TTL set after a long synchronous loop counts from the current time, not t
 });
 
 ttl('inside a synchronous loop the cached expiry clock is re-read every 1024 operations', () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock(UNIX_MS);
   const c = new Cache({ maxMemory: '4mb', clock });
   c.set('short', 'v', { ttl: 30 });
   c.has('warm');

@@ -1,5 +1,5 @@
 /**
- * A `Clock` (src/mesh/clock.ts) that moves only when told: `advance(ms)` runs, in deadline order,
+ * A `Clock` (src/mesh/clock.ts; its now() also serves as a cache's CacheOptions.clock) that moves only when told: `advance(ms)` runs, in deadline order,
  * every timer due by then, each seeing `now()` at its own deadline. Lets a test assert the exact
  * moment a timer fires instead of a wall-clock window.
  */
