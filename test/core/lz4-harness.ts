@@ -192,15 +192,6 @@ export function lz4Harness(): Lz4Harness {
   return shared;
 }
 
-/** Seeded PRNG (mulberry32): reproducible inputs and fuzz runs. */
-export { rng as prng } from '../helpers/rng.js';
-
-export function randomBytes(rand: () => number, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = (rand() * 256) | 0;
-  return out;
-}
-
 const WORDS = (
   'the of and to in is was that for it with as his on be at by had not are but from or have an they ' +
   'which one you were her all she there would their we him been has when who will more no if out so ' +

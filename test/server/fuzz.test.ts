@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { MeshcacheServer } from '../../src/server/server.js';
 import { RespParser } from '../../src/resp/parser.js';
 import { RespClient, decodeReply, encode, waitFor, type Reply } from '../helpers/resp-client.js';
-import { rng } from '../helpers/rng.js';
+import { prng } from '../helpers/prng.js';
 
 /**
  * Random and mutated RESP request streams against the parser and a live server. Set FUZZ_SEED to
@@ -30,7 +30,7 @@ function isProtocolError(text: string): boolean {
 class Gen {
   readonly rnd: () => number;
   constructor(seed: number) {
-    this.rnd = rng(seed);
+    this.rnd = prng(seed);
   }
 
   int(n: number): number {

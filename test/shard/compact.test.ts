@@ -2,12 +2,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomFillSync } from 'node:crypto';
 import { Cache } from '../../src/index.js';
-import { rng } from '../helpers/rng.js';
+import { prng } from '../helpers/prng.js';
 
 
 /** Fills with mixed sizes, deletes most of it at random, and returns the keys kept with their values. */
 function churn(c: Cache, seed: number): Map<string, Buffer> {
-  const rand = rng(seed);
+  const rand = prng(seed);
   const kept = new Map<string, Buffer>();
   for (let i = 0; i < 12_000; i++) {
     const len = rand() < 0.8 ? 50 + Math.floor(rand() * 400) : 1000 + Math.floor(rand() * 7000);
