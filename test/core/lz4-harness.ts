@@ -185,6 +185,9 @@ export class Lz4Harness {
   }
 }
 
+/** bench/codec.bench.ts draws its inputs through this harness, with the tests' PRNG. */
+export { prng } from '../helpers/prng.js';
+
 let shared: Lz4Harness | undefined;
 /** One harness per test process (instantiating again would only cost time). */
 export function lz4Harness(): Lz4Harness {
