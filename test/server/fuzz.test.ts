@@ -2,7 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MeshcacheServer } from '../../src/server/server.js';
 import { RespParser } from '../../src/resp/parser.js';
-import { RespClient, decodeReply, encode, waitFor, type Reply } from '../helpers/resp-client.js';
+import { RespClient, decodeReply, encode, type Reply } from '../helpers/resp-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { prng } from '../helpers/prng.js';
 
 /**
@@ -263,7 +264,7 @@ fuzz(`${SOCKET_INPUTS.toLocaleString('en')} inputs over real connections (clean 
     assert.ok(server.counters.protocolErrors > 0);
     assert.ok(closedByServer > 0);
     assert.equal(handlerErrors, [], 'a command handler threw');
-    await waitFor(() => server.clientCount === 0, 3000, 'every fuzz connection to be gone');
+    await waitFor(() => server.clientCount === 0, { timeoutMs: 3000, what: 'every fuzz connection to be gone' });
     // Still serving.
     const c = await RespClient.connect(port);
     assert.is(await c.call('SET', 'after', 'fuzz'), 'OK');
