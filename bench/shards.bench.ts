@@ -34,6 +34,7 @@ import { mulberry32 } from './lib/random.js';
 import { fixed, formatRate, formatRatio, fullGc, table, writeResults } from './lib/report.js';
 import { makeStream, runLoop, spinLoop, startReader, threadCpuMs, type LoopCounts } from './lib/shard-thread.js';
 import { bufferValue, parsedKey } from './lib/workload.js';
+import { sleep } from '../test/helpers/wait.js';
 
 const QUICK = process.argv.includes('--quick');
 const REPS = (() => {
@@ -87,7 +88,6 @@ async function makeCache(options: ShardOptions): Promise<ShardCache> {
   return cache;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const load = () => loadavg().map((x) => Math.round(x * 100) / 100);
 
 /** Fills ids 0..n-1 (`user:` keys, 100 B values) and spot-checks 1000 of them. */

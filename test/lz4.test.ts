@@ -21,7 +21,8 @@ import lz4js from 'lz4js';
 import lz4jsXxh from 'lz4js/xxh32.js';
 import { lz4, type CacheError } from '../src/index.js';
 import { Lz4Error, type Lz4ErrorCode } from '../src/lz4.js';
-import { englishText, jsonText, prng, randomBytes } from './core/lz4-harness.js';
+import { englishText, jsonText } from './core/lz4-harness.js';
+import { prng, randomBytes } from './helpers/prng.js';
 import { tsWorker } from './helpers/ts-worker.js';
 
 const WORKER_ROLE = 'lz4-concurrency';

@@ -6,17 +6,8 @@
  * and samples by binary search: exact, O(log n) per draw, simple to check.
  */
 
-/** mulberry32: a 32-bit PRNG, fast and good enough for workload generation (not for crypto). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: the tests' seeded PRNG (test/helpers/prng.ts), one copy for tests and benches. */
+export { prng as mulberry32 } from '../../test/helpers/prng.js';
 
 /** Shuffles `items` in place (Fisher–Yates) with the given PRNG and returns it. */
 export function shuffle<T extends { length: number; [i: number]: unknown }>(items: T, random: () => number): T {

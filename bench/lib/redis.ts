@@ -7,6 +7,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { delimiter } from 'node:path';
+import { sleep } from '../../test/helpers/wait.js';
 
 /** The first executable called `name` on $PATH or in the usual sbin/bin folders. */
 export function findExecutable(name: string): string | undefined {
@@ -256,7 +257,7 @@ export async function waitForPong(port: number, timeoutMs: number, alive: () => 
     } catch (e) {
       last = (e as Error).message;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new Error(`port ${port} did not answer PING with PONG within ${timeoutMs} ms (last: ${last})`);
 }

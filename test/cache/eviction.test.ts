@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomFillSync } from 'node:crypto';
 import { Cache } from '../../src/index.js';
-import { rng } from '../helpers/rng.js';
+import { prng } from '../helpers/prng.js';
 
 
 const evict = suite('Cache eviction and byte budget');
@@ -10,7 +10,7 @@ const evict = suite('Cache eviction and byte budget');
 evict('bytes never exceed maxMemory while random 1 B - 64 KiB values overfill it tenfold', () => {
   const maxMemory = 8 * 1024 * 1024;
   const c = new Cache({ maxMemory, shards: 4, maxValueBytes: 65536, seed: 1 });
-  const rand = rng(42);
+  const rand = prng(42);
   const latest = new Map<string, number>();
   let written = 0;
   let i = 0;
@@ -50,7 +50,7 @@ evict('bytes never exceed maxMemory while random 1 B - 64 KiB values overfill it
 evict('freed space is reused: long churn of mixed sizes stays inside a fixed arena', () => {
   const maxMemory = 4 * 1024 * 1024;
   const c = new Cache({ maxMemory, shards: 2, seed: 3, compression: false });
-  const rand = rng(7);
+  const rand = prng(7);
   for (let i = 0; i < 60_000; i++) {
     const len = rand() < 0.9 ? 1 + Math.floor(rand() * 300) : 1 + Math.floor(rand() * 20_000);
     c.set(`key:${Math.floor(rand() * 20_000)}`, Buffer.alloc(len, 1));

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Cache } from '../../src/index.js';
+import { sleep } from '../helpers/wait.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
 /** A realistic Unix time to start the fake clock at, so expiry arithmetic looks as in production. */

@@ -6,16 +6,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MeshcacheServer } from '../../src/server/server.js';
-
-// Bulk strings are read as latin1 here (keys are bytes): RawClient.open(port, 'latin1').
-
-/** Longest wait for one reply. */
-import { RawClient, err, sleep, type Reply } from '../helpers/raw-client.js';
+import { RespClient, err, type Reply } from '../helpers/resp-client.js';
+import { sleep } from '../helpers/wait.js';
 
 const SHARDS = 4;
 const keys = suite('keyspace commands');
 let server: MeshcacheServer;
-let c: RawClient;
+let c: RespClient;
 
 /** Ends the run if this suite hangs (uvu has no per-test timeout); cleared when it finishes. */
 let watchdog: NodeJS.Timeout | undefined;
@@ -27,11 +24,11 @@ keys.before(async () => {
   }, 60_000);
   server = new MeshcacheServer({ port: 0, cache: { maxMemory: '16mb', shards: SHARDS } });
   const { port } = await server.listen();
-  c = await RawClient.open(port, 'latin1');
+  c = await RespClient.connect(port); // bulk strings as latin1: keys are bytes
 });
 
 keys.after(async () => {
-  c.close();
+  c.destroy();
   await server.close();
   clearTimeout(watchdog);
 });
@@ -246,7 +243,7 @@ keys('RANDOMKEY returns an existing key, and null when the cache is empty', asyn
 });
 
 keys('RESP3: RANDOMKEY on an empty cache is _, SCAN and KEYS are plain arrays', async () => {
-  const c3 = await RawClient.open(server.address!.port, 'latin1');
+  const c3 = await RespClient.connect(server.address!.port);
   try {
     await c3.call('HELLO', '3');
     assert.is(await c3.raw('RANDOMKEY'), '_\r\n');
@@ -255,7 +252,7 @@ keys('RESP3: RANDOMKEY on an empty cache is _, SCAN and KEYS are plain arrays', 
     await c3.call('SET', 'k', 'v');
     assert.is(await c3.raw('TYPE', 'k'), '+string\r\n');
   } finally {
-    c3.close();
+    c3.destroy();
   }
 });
 

@@ -8,14 +8,14 @@ import { MeshcacheServer } from '../../src/server/server.js';
 import { kGetEncoded } from '../../src/cache/internal.js';
 import { longDouble } from '../../src/commands/strings.js';
 
-/** Longest wait for one reply. */
-import { RawClient, err, sleep, type Reply } from '../helpers/raw-client.js';
+import { RespClient, err, type Reply } from '../helpers/resp-client.js';
+import { sleep } from '../helpers/wait.js';
 
 const MAX_VALUE_BYTES = 64 * 1024;
 
 const strings = suite('string commands');
 let server: MeshcacheServer;
-let c: RawClient;
+let c: RespClient;
 
 /** Ends the run if this suite hangs (uvu has no per-test timeout); cleared when it finishes. */
 let watchdog: NodeJS.Timeout | undefined;
@@ -27,11 +27,11 @@ strings.before(async () => {
   }, 60_000);
   server = new MeshcacheServer({ port: 0, cache: { maxMemory: '16mb', maxValueBytes: MAX_VALUE_BYTES } });
   const { port } = await server.listen();
-  c = await RawClient.open(port);
+  c = await RespClient.connect(port, { encoding: 'utf8' });
 });
 
 strings.after(async () => {
-  c.close();
+  c.destroy();
   await server.close();
   clearTimeout(watchdog);
 });
@@ -343,7 +343,7 @@ strings('SETRANGE zero-pads, keeps the TTL and refuses offsets out of range', as
 });
 
 strings('RESP3 (HELLO 3): nulls are _ and MGET holds them; RESP2 keeps $-1', async () => {
-  const c3 = await RawClient.open(server.address!.port);
+  const c3 = await RespClient.connect(server.address!.port, { encoding: 'utf8' });
   try {
     const hello = await c3.call('HELLO', '3') as Map<Reply, Reply>;
     assert.is(hello.get('proto'), 3);
@@ -357,7 +357,7 @@ strings('RESP3 (HELLO 3): nulls are _ and MGET holds them; RESP2 keeps $-1', asy
     assert.is(await c3.raw('INCRBYFLOAT', 'f', '1.5'), '$3\r\n1.5\r\n', 'INCRBYFLOAT is a bulk string in RESP3 too');
     assert.is(await c.raw('SET', 'k', 'v', 'NX'), '$-1\r\n');
   } finally {
-    c3.close();
+    c3.destroy();
   }
 });
 

@@ -14,7 +14,8 @@ import * as assert from 'uvu/assert';
 import * as napi from 'lz4-napi';
 // @ts-expect-error: lz4js ships no types
 import lz4js from 'lz4js';
-import { englishText, jsonText, lz4Harness, prng, randomBytes } from './lz4-harness.js';
+import { englishText, jsonText, lz4Harness } from './lz4-harness.js';
+import { prng, randomBytes } from '../helpers/prng.js';
 
 const SEED = Number(process.env.LZ4_FUZZ_SEED ?? 0xc0dec) >>> 0;
 const BLOCK_CASES = 50_000;

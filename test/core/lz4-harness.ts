@@ -185,20 +185,14 @@ export class Lz4Harness {
   }
 }
 
+/** bench/codec.bench.ts draws its inputs through this harness, with the tests' PRNG. */
+export { prng } from '../helpers/prng.js';
+
 let shared: Lz4Harness | undefined;
 /** One harness per test process (instantiating again would only cost time). */
 export function lz4Harness(): Lz4Harness {
   shared ??= new Lz4Harness();
   return shared;
-}
-
-/** Seeded PRNG (mulberry32): reproducible inputs and fuzz runs. */
-export { rng as prng } from '../helpers/rng.js';
-
-export function randomBytes(rand: () => number, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = (rand() * 256) | 0;
-  return out;
 }
 
 const WORDS = (

@@ -14,7 +14,8 @@ import * as napi from 'lz4-napi';
 import lz4js from 'lz4js';
 // @ts-expect-error: lz4js ships no types
 import lz4jsXxh from 'lz4js/xxh32.js';
-import { englishText, jsonText, lz4Harness, prng, randomBytes } from './lz4-harness.js';
+import { englishText, jsonText, lz4Harness } from './lz4-harness.js';
+import { prng, randomBytes } from '../helpers/prng.js';
 
 const h = lz4Harness();
 const e = h.exports;

@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HashRing } from '../../src/core/ring.js';
 import { coreModule, instantiateCore } from '../../src/core/wasm.js';
+import { prng } from '../helpers/prng.js';
 
 const M = (1n << 64n) - 1n;
 const P1 = 0x9E3779B185EBCA87n, P2 = 0xC2B2AE3D27D4EB4Fn, P3 = 0x165667B19E3779F9n;
@@ -60,8 +61,9 @@ function jumpRef(key: bigint, buckets: number): number {
   return Number(b);
 }
 
-let rng = 0x2545f491;
-const rand = () => { rng ^= rng << 13; rng ^= rng >>> 17; rng ^= rng << 5; return rng >>> 0; };
+const random = prng(0x2545f491);
+/** A random unsigned 32-bit integer. */
+const rand = () => Math.floor(random() * 0x1_0000_0000);
 const randomKey = () => `k:${rand().toString(36)}${rand().toString(36)}`;
 const keys = (n: number, prefix = 'user:') => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(15, '0')}`);
 

@@ -7,6 +7,7 @@ import { HashRing, SharedRing, SHARED_RING_MAX_POINTS } from '../../src/core/rin
 import { kTable } from '../../src/core/handle.js';
 import { ST_BAD_ARGUMENT, ST_MISS, ST_SCRATCH, ST_STALE } from '../../src/core/wasm.js';
 import { askWorker, startTsWorker } from '../helpers/ts-worker.js';
+import { waitFor } from '../helpers/wait.js';
 
 const WORKER = new URL('./fixtures/shared-ring-worker.ts', import.meta.url);
 
@@ -25,11 +26,7 @@ const ask = askWorker;
 
 /** Waits (without blocking the event loop for long) until flag[1] says the worker is running. */
 async function started(flag: Int32Array): Promise<void> {
-  const until = Date.now() + 10_000;
-  while (Atomics.load(flag, 1) === 0) {
-    if (Date.now() > until) throw new Error('worker did not start');
-    await new Promise((r) => setTimeout(r, 1));
-  }
+  await waitFor(() => Atomics.load(flag, 1) !== 0, { timeoutMs: 10_000, intervalMs: 1, what: 'the worker to start' });
 }
 
 const shared = suite('SharedRing');

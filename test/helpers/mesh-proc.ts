@@ -5,7 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { RespClient, waitFor, type Reply } from './resp-client.js';
+import { RespClient, type Reply } from './resp-client.js';
+import { sleep, waitFor } from './wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -77,7 +78,7 @@ export class MeshProc {
 
   /** The first log line with message `msg` (waits for it). */
   async log(msg: string, timeoutMs = 20_000): Promise<LogLine> {
-    await waitFor(() => this.logs.some((l) => l.msg === msg) || this.child.exitCode !== null, timeoutMs, `${this.nodeId}: log line '${msg}'`);
+    await waitFor(() => this.logs.some((l) => l.msg === msg) || this.child.exitCode !== null, { timeoutMs, what: `${this.nodeId}: log line '${msg}'` });
     const line = this.logs.find((l) => l.msg === msg);
     if (line === undefined) throw new Error(`${this.nodeId} exited (${this.child.exitCode}) without logging '${msg}': ${this.stdout.slice(-3000)}${this.stderr.slice(-3000)}`);
     return line;
@@ -129,7 +130,7 @@ export async function waitForState(observers: MeshProc[], nodeId: string, state:
       if (done.has(o)) continue;
       if ((await o.members()).get(nodeId)?.state === state) done.add(o);
     }
-    if (done.size < observers.length) await new Promise((r) => setTimeout(r, 25));
+    if (done.size < observers.length) await sleep(25);
   }
   return Date.now() - started;
 }

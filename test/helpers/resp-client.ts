@@ -1,32 +1,46 @@
 /**
- * A minimal raw RESP client for server tests: it writes exactly the bytes a test gives it and
- * decodes replies (RESP2 and RESP3) in order, so that tests can send malformed input, pipeline
- * bursts, stop reading, and watch how and when the server closes the connection.
+ * The RESP client of the tests. Two ways to talk to a server through one connection:
+ *  - parsed replies: `call(...args)` sends a command and resolves to its decoded reply;
+ *  - wire bytes: `write(bytes)` sends exactly what a test gives it (malformed input, pipelined
+ *    bursts), `raw(...args)` / `nextRaw()` / `pipelineRaw(commands)` give replies exactly as they
+ *    came over the wire, and `decode = false` only counts bytes.
+ * Replies (RESP2 and RESP3) are decoded in order; tests can also stop reading (`socket.pause()`)
+ * and watch how and when the server closes the connection (`ended`, `closed`, `closedWithin`).
+ * Commands are encoded by the server's own RespWriter (an array of bulk strings).
  */
 import { connect, type Socket } from 'node:net';
+import { RespWriter } from '../../src/resp/writer.js';
 
 /** An error reply (`-ERR …`), kept as a value so that tests can compare it. */
 export class ReplyError {
   constructor(readonly message: string) {}
 }
 
-/** A decoded reply: bulk and simple strings as latin1 strings, RESP3 maps as Maps. */
-export type Reply = string | number | bigint | boolean | null | ReplyError | Reply[] | Map<Reply, Reply>;
-
-const CRLF = Buffer.from('\r\n');
-
-/** The multibulk encoding of a command. */
-export function encode(...args: Array<string | Buffer>): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const a of args) {
-    const b = typeof a === 'string' ? Buffer.from(a) : a;
-    parts.push(Buffer.from(`$${b.length}\r\n`), b, CRLF);
-  }
-  return Buffer.concat(parts);
+/** The error reply `message`, to compare a reply with (`assert.equal(reply, err('ERR …'))`). */
+export function err(message: string): ReplyError {
+  return new ReplyError(message);
 }
 
-/** Decodes one reply at `pos`; undefined when it is not complete yet. */
-export function decodeReply(buf: Buffer, pos: number): [Reply, number] | undefined {
+/**
+ * A decoded reply: simple and bulk strings as text (see `RespClientOptions.encoding`), integers as
+ * numbers (bigints beyond 2^53), RESP3 big numbers as bigints, nulls as null, errors as
+ * ReplyError, RESP3 maps as Maps, sets and pushes as arrays.
+ */
+export type Reply = string | number | bigint | boolean | null | ReplyError | Reply[] | Map<Reply, Reply>;
+
+/** The multibulk encoding of a command (an array of bulk strings; strings as UTF-8). */
+export function encode(...args: Array<string | Buffer>): Buffer {
+  const w = new RespWriter();
+  w.array(args.length);
+  for (const a of args) w.bulk(a);
+  return w.take();
+}
+
+/**
+ * Decodes one reply at `pos`: [reply, end], or undefined while it is not complete. Bulk strings
+ * become text in `encoding` ('latin1': one char per byte). Throws on a type byte it does not know.
+ */
+export function decodeReply(buf: Buffer, pos: number, encoding: BufferEncoding = 'latin1'): [Reply, number] | undefined {
   if (pos >= buf.length) return undefined;
   const nl = buf.indexOf('\r\n', pos);
   if (nl < 0) return undefined;
@@ -36,7 +50,10 @@ export function decodeReply(buf: Buffer, pos: number): [Reply, number] | undefin
   switch (type) {
     case '+': return [line, after];
     case '-': return [new ReplyError(line), after];
-    case ':': return [Number(line), after];
+    case ':': {
+      const n = BigInt(line);
+      return [n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n, after];
+    }
     case '(': return [BigInt(line), after];
     case ',': return [line === 'inf' ? Infinity : line === '-inf' ? -Infinity : Number(line), after];
     case '#': return [line === 't', after];
@@ -45,7 +62,7 @@ export function decodeReply(buf: Buffer, pos: number): [Reply, number] | undefin
       const n = Number(line);
       if (n < 0) return [null, after];
       if (buf.length < after + n + 2) return undefined;
-      const text = buf.toString('latin1', after, after + n);
+      const text = buf.toString(encoding, after, after + n);
       return [type === '=' ? text.slice(4) : text, after + n + 2];
     }
     case '*': case '~': case '>': case '%': {
@@ -54,7 +71,7 @@ export function decodeReply(buf: Buffer, pos: number): [Reply, number] | undefin
       const items: Reply[] = [];
       let at = after;
       for (let i = 0; i < (type === '%' ? 2 * n : n); i++) {
-        const r = decodeReply(buf, at);
+        const r = decodeReply(buf, at, encoding);
         if (r === undefined) return undefined;
         items.push(r[0]);
         at = r[1];
@@ -69,8 +86,26 @@ export function decodeReply(buf: Buffer, pos: number): [Reply, number] | undefin
   }
 }
 
+export interface RespClientOptions {
+  /** Host to connect to. @default '127.0.0.1' */
+  host?: string;
+  /** How bulk strings become text: 'latin1' keeps one char per byte (binary keys), 'utf8' reads text. @default 'latin1' */
+  encoding?: BufferEncoding;
+}
+
+/** How long `next` / `call` wait for a reply by default. */
+const REPLY_TIMEOUT_MS = 5000;
+
+/** One decoded reply and its bytes as they came over the wire (a view). */
+interface Received {
+  reply: Reply;
+  wire: Buffer;
+}
+
 export class RespClient {
   readonly socket: Socket;
+  /** How bulk strings are decoded (see RespClientOptions). */
+  readonly encoding: BufferEncoding;
   /** Resolves when the socket has closed (never rejects). */
   readonly closed: Promise<void>;
   /** The server ended its side (FIN) or the socket closed. */
@@ -79,14 +114,15 @@ export class RespClient {
   error: Error | null = null;
   /** Bytes received so far. */
   receivedBytes = 0;
-  /** Set to false to count bytes without decoding them (fuzz connections). */
+  /** Set to false to count bytes without decoding them (fuzz connections, huge backlogs). */
   decode = true;
   #buf: Buffer = Buffer.alloc(0);
-  #replies: Reply[] = [];
-  #waiters: Array<{ resolve: (r: Reply) => void; reject: (e: Error) => void }> = [];
+  #received: Received[] = [];
+  #waiters: Array<{ resolve: (r: Received) => void; reject: (e: Error) => void }> = [];
 
-  private constructor(socket: Socket) {
+  private constructor(socket: Socket, encoding: BufferEncoding) {
     this.socket = socket;
+    this.encoding = encoding;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => { this.error = err; });
     socket.on('end', () => { this.ended = true; });
@@ -97,14 +133,15 @@ export class RespClient {
     }));
   }
 
-  /** Connects to 127.0.0.1:`port`. */
-  static connect(port: number, host = '127.0.0.1'): Promise<RespClient> {
+  /** Connects to `port` on 127.0.0.1 (or `options.host`). */
+  static connect(port: number, options: RespClientOptions = {}): Promise<RespClient> {
+    const { host = '127.0.0.1', encoding = 'latin1' } = options;
     return new Promise((resolve, reject) => {
       const socket = connect(port, host);
       socket.once('error', reject);
       socket.once('connect', () => {
         socket.off('error', reject);
-        resolve(new RespClient(socket));
+        resolve(new RespClient(socket, encoding));
       });
     });
   }
@@ -114,23 +151,18 @@ export class RespClient {
     if (!this.decode) return;
     this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
     let pos = 0;
-    for (let r = decodeReply(this.#buf, pos); r !== undefined; r = decodeReply(this.#buf, pos)) {
+    for (let r = decodeReply(this.#buf, pos, this.encoding); r !== undefined; r = decodeReply(this.#buf, pos, this.encoding)) {
+      const received = { reply: r[0], wire: this.#buf.subarray(pos, r[1]) };
       pos = r[1];
       const w = this.#waiters.shift();
-      if (w !== undefined) w.resolve(r[0]);
-      else this.#replies.push(r[0]);
+      if (w !== undefined) w.resolve(received);
+      else this.#received.push(received);
     }
     this.#buf = this.#buf.subarray(pos);
   }
 
-  /** Writes raw bytes. */
-  write(data: string | Buffer): void {
-    this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
-  }
-
-  /** The next reply, waiting at most `timeoutMs`; rejects if the connection closes first. */
-  next(timeoutMs = 5000): Promise<Reply> {
-    if (this.#replies.length > 0) return Promise.resolve(this.#replies.shift() as Reply);
+  #nextReceived(timeoutMs: number): Promise<Received> {
+    if (this.#received.length > 0) return Promise.resolve(this.#received.shift() as Received);
     if (this.socket.destroyed) return Promise.reject(new Error('connection closed'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -139,29 +171,58 @@ export class RespClient {
         reject(new Error(`no reply within ${timeoutMs} ms`));
       }, timeoutMs);
       const waiter = {
-        resolve: (r: Reply) => { clearTimeout(timer); resolve(r); },
+        resolve: (r: Received) => { clearTimeout(timer); resolve(r); },
         reject: (e: Error) => { clearTimeout(timer); reject(e); },
       };
       this.#waiters.push(waiter);
     });
   }
 
+  /** Writes raw bytes (a string as latin1: one byte per char). */
+  write(data: string | Buffer): void {
+    this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
+  }
+
+  /** The next reply, waiting at most `timeoutMs`; rejects if the connection closes first. */
+  async next(timeoutMs = REPLY_TIMEOUT_MS): Promise<Reply> {
+    return (await this.#nextReceived(timeoutMs)).reply;
+  }
+
+  /** The next reply exactly as it came over the wire (latin1: one char per byte). */
+  async nextRaw(timeoutMs = REPLY_TIMEOUT_MS): Promise<string> {
+    return (await this.#nextReceived(timeoutMs)).wire.toString('latin1');
+  }
+
   /** The next `n` replies. */
-  async replies(n: number, timeoutMs = 5000): Promise<Reply[]> {
+  async replies(n: number, timeoutMs = REPLY_TIMEOUT_MS): Promise<Reply[]> {
     const out: Reply[] = [];
     for (let i = 0; i < n; i++) out.push(await this.next(timeoutMs));
     return out;
   }
 
-  /** Sends one command and waits for its reply. */
+  /** Sends one command and waits for its decoded reply. */
   call(...args: Array<string | Buffer>): Promise<Reply> {
     this.socket.write(encode(...args));
     return this.next();
   }
 
-  /** Replies that arrived and were not taken yet. */
+  /** Sends one command and waits for its reply exactly as it came over the wire. */
+  raw(...args: Array<string | Buffer>): Promise<string> {
+    this.socket.write(encode(...args));
+    return this.nextRaw();
+  }
+
+  /** Sends `commands` in one write; resolves to their replies' wire text, concatenated. */
+  async pipelineRaw(commands: Array<Array<string | Buffer>>, timeoutMs = REPLY_TIMEOUT_MS): Promise<string> {
+    this.socket.write(Buffer.concat(commands.map((args) => encode(...args))));
+    let text = '';
+    for (let i = 0; i < commands.length; i++) text += await this.nextRaw(timeoutMs);
+    return text;
+  }
+
+  /** Decoded replies that arrived and were not taken yet. */
   get buffered(): Reply[] {
-    return this.#replies;
+    return this.#received.map((r) => r.reply);
   }
 
   /** Resolves true once the socket has closed, false if it is still open after `timeoutMs`. */
@@ -175,22 +236,8 @@ export class RespClient {
     return r;
   }
 
-  /** Closes at once. */
+  /** Closes at once (no FIN handshake waited for). */
   destroy(): void {
     this.socket.destroy();
-  }
-}
-
-/** Resolves after `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Polls `cond` every 10 ms until it holds; throws `what` after `timeoutMs`. */
-export async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
   }
 }

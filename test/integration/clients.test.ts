@@ -11,11 +11,11 @@ import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { createClient, RESP_TYPES } from 'redis';
 import { MeshcacheServer } from '../../src/server/server.js';
+import { sleep } from '../helpers/wait.js';
 
 /** Longest any one test may take. */
 const TEST_TIMEOUT_MS = 10_000;
 const REDIS_CLI = '/usr/bin/redis-cli';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `fn`, failing it when it takes longer than TEST_TIMEOUT_MS. */
 function bounded(fn: () => Promise<void>): () => Promise<void> {

@@ -10,7 +10,8 @@ import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { RespClient, sleep, waitFor } from '../helpers/resp-client.js';
+import { RespClient } from '../helpers/resp-client.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODES = 3;
@@ -112,7 +113,7 @@ cluster('3 nodes share 50 keys set on node 1, and SIGINT stops them all with exi
     proc.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     const running = () => proc!.exitCode === null && proc!.signalCode === null;
 
-    await waitFor(() => stdout.includes(`cluster of ${NODES} up`) || !running(), START_TIMEOUT_MS, `'cluster of ${NODES} up' (stdout: ${stdout.slice(-2000)})`)
+    await waitFor(() => stdout.includes(`cluster of ${NODES} up`) || !running(), { timeoutMs: START_TIMEOUT_MS, what: () => `'cluster of ${NODES} up' (stdout: ${stdout.slice(-2000)})` })
       .catch((err: Error) => { throw new Error(`${err.message}\nstderr: ${stderr.slice(-3000)}`); });
     assert.ok(running(), `the cluster process exited during startup:\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`);
     for (let i = 0; i < NODES; i++) {

@@ -7,7 +7,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MeshProc, waitForState } from '../helpers/mesh-proc.js';
-import { ReplyError, sleep, waitFor } from '../helpers/resp-client.js';
+import { ReplyError } from '../helpers/resp-client.js';
+import { pollUntil, sleep, waitFor } from '../helpers/wait.js';
 
 const mesh = suite('mesh of node processes');
 const procs: MeshProc[] = [];
@@ -92,7 +93,7 @@ mesh('a SIGKILLed node is marked dead by every other node within 3 s (lan preset
   await waitForState(others, 'node-d', 'dead', 10_000);
   // The log line may reach us a moment after MESH NODES shows the state: wait for it.
   const deadLine = (p: MeshProc) => p.logs.find((l) => l.msg === 'mesh: member state' && l.nodeId === 'node-d' && l.state === 'dead' && (l.time as number) >= killedAt);
-  await waitFor(() => others.every((p) => deadLine(p) !== undefined), 5000, 'every node to log node-d dead');
+  await waitFor(() => others.every((p) => deadLine(p) !== undefined), { timeoutMs: 5000, what: 'every node to log node-d dead' });
   const times = others.map((p) => (deadLine(p)!.time as number) - killedAt);
   console.log(`  SIGKILL detection (ms until each node marked it dead): ${times.join(', ')}`);
   for (const t of times) assert.ok(t < 3000, `detected after ${t} ms`);
@@ -108,8 +109,7 @@ mesh('a restarted node rejoins under its id with a higher incarnation and takes 
   const after = (await a.members()).get('node-d')!;
   assert.ok(BigInt(after.incarnation) > BigInt(before.incarnation), `${after.incarnation} > ${before.incarnation}`);
   // Rebalancing hands it its share: after a moment it holds keys.
-  const deadline = Date.now() + 15_000;
-  while (Number(await d.call('DBSIZE')) === 0 && Date.now() < deadline) await sleep(100);
+  await pollUntil(async () => Number(await d.call('DBSIZE')) !== 0, { timeoutMs: 15_000, intervalMs: 100 });
   if (Number(await d.call('DBSIZE')) === 0) {
     for (const p of [a, b, c, d]) {
       const info = String(await p.call('INFO', 'mesh')).split('\r\n').filter((l) => /rebalance|epoch|members_|handoff|forward_errors/.test(l));

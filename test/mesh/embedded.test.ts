@@ -2,6 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Cache, MeshCache } from '../../src/index.js';
 import type { JoinOptions } from '../../src/mesh/embedded.js';
+import { prng } from '../helpers/prng.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 /** Every test body must finish within this (joins, waits and hand-offs are all bounded). */
 const TEST_LIMIT_MS = 8000;
@@ -18,16 +20,6 @@ function bounded(fn: () => Promise<void>): () => Promise<void> {
     const limit = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`test took over ${TEST_LIMIT_MS} ms`)), TEST_LIMIT_MS); });
     return Promise.race([fn(), limit]).finally(() => clearTimeout(timer));
   };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 async function join(nodeId: string, seed?: string): Promise<MeshCache<Value>> {
@@ -85,7 +77,7 @@ CacheJoin.before(async () => {
   e1 = await join('e1');
   e2 = await join('e2', e1.node.address);
   e3 = await join('e3', e1.node.address);
-  await waitFor('3 alive members on every node', () => [e1, e2, e3].every((n) => aliveCount(n) === 3));
+  await waitFor(() => [e1, e2, e3].every((n) => aliveCount(n) === 3), { what: '3 alive members on every node' });
 });
 
 CacheJoin.after(async () => {
@@ -102,8 +94,8 @@ CacheJoin('three nodes joined through the first each list 3 alive members e1, e2
 
 CacheJoin('300 keys of 4 value types set through random nodes read back equal, with their types, from all 3 nodes', bounded(async () => {
   const all = [e1, e2, e3];
-  let seed = 12345;
-  const pick = (): MeshCache<Value> => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return all[seed % 3]; };
+  const random = prng(12345);
+  const pick = (): MeshCache<Value> => all[Math.floor(random() * all.length)];
   await Promise.all(Array.from({ length: KEY_COUNT }, (_, i) => pick().set(key(i), valueOf(i))));
   for (const [j, n] of all.entries()) {
     const values = await n.getMany(Array.from({ length: KEY_COUNT }, (_, i) => key(i)));
@@ -194,8 +186,8 @@ CacheJoin('storing undefined deletes the key, on a remote owner and on the local
 }));
 
 CacheJoin('stats().mesh on every node counts 3 reporting nodes and 300 keys, with balance ratios from 1 to 3', bounded(async () => {
-  await waitFor('every node to see 300 keys reported by 3 nodes', () =>
-    [e1, e2, e3].every((n) => { const m = n.stats().mesh; return m.nodes === 3 && m.keys === KEY_COUNT; }));
+  await waitFor(() => [e1, e2, e3].every((n) => { const m = n.stats().mesh; return m.nodes === 3 && m.keys === KEY_COUNT; }),
+    { what: 'every node to see 300 keys reported by 3 nodes' });
   for (const n of [e1, e2, e3]) {
     const s = n.stats();
     assert.is(s.entries, n.local.stats().entries);
@@ -212,7 +204,7 @@ CacheJoin('after e3 leaves gracefully, e1 and e2 read all 300 keys (0 lost) and 
   assert.ok(e3Had > 0, 'e3 owned some keys');
   await e3.leave();
   for (const n of [e1, e2]) {
-    await waitFor(`${n.node.nodeId} to list e3 as left`, () => n.nodes().find((m) => m.nodeId === 'e3')?.state === 'left');
+    await waitFor(() => n.nodes().find((m) => m.nodeId === 'e3')?.state === 'left', { what: `${n.node.nodeId} to list e3 as left` });
     assert.equal(await missingKeys(n), [], `keys lost as read from ${n.node.nodeId}`);
     for (let i = 0; i < KEY_COUNT; i++) assert.ok(n.ownerOf(key(i)) !== 'e3', `${key(i)} no longer owned by e3`);
   }
@@ -224,8 +216,8 @@ CacheJoin('after e3 leaves gracefully, e1 and e2 read all 300 keys (0 lost) and 
 CacheJoin('a 4th node joining after the leave gets keys handed to it within 4 s, and all 300 stay readable from every node', bounded(async () => {
   const e4 = await join('e4', e2.node.address);
   const live = [e1, e2, e4];
-  await waitFor('e1, e2, e4 to see each other alive', () => live.every((n) => aliveCount(n) === 3));
-  await waitFor('e4 to receive keys', () => e4.local.stats().entries > 0, 4000);
+  await waitFor(() => live.every((n) => aliveCount(n) === 3), { what: 'e1, e2, e4 to see each other alive' });
+  await waitFor(() => e4.local.stats().entries > 0, { timeoutMs: 4000, what: 'e4 to receive keys' });
   // Settled: every key on its owner only (a sum of 300 alone can be met half-way through a move).
   const settled = (): boolean => {
     for (let i = 0; i < KEY_COUNT; i++) {
@@ -236,7 +228,7 @@ CacheJoin('a 4th node joining after the leave gets keys handed to it within 4 s,
     }
     return true;
   };
-  await waitFor('every key to sit on its owner only', settled, 5000);
+  await waitFor(settled, { timeoutMs: 5000, what: 'every key to sit on its owner only' });
   assert.is(live.reduce((sum, n) => sum + n.local.stats().entries, 0), KEY_COUNT);
   for (const n of live) {
     const values = await n.getMany(Array.from({ length: KEY_COUNT }, (_, i) => key(i)));
@@ -257,7 +249,7 @@ JoinHandoff.after(async () => {
 JoinHandoff('a node joining a mesh of 2 holding 300 keys reads every key at once, before the rebalance reaches it', bounded(async () => {
   const a = await join('h1');
   const b = await join('h2', a.node.address);
-  await waitFor('h1 and h2 to see each other', () => aliveCount(a) === 2 && aliveCount(b) === 2);
+  await waitFor(() => aliveCount(a) === 2 && aliveCount(b) === 2, { what: 'h1 and h2 to see each other' });
   await Promise.all(Array.from({ length: KEY_COUNT }, (_, i) => a.set(key(i), valueOf(i))));
   const c = await join('h3', b.node.address);
   const values = await c.getMany(Array.from({ length: KEY_COUNT }, (_, i) => key(i)));

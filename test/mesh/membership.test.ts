@@ -18,8 +18,8 @@ import { encodeFrame, MAX_GOSSIP_ITEMS, MemberState, MessageType, type GossipIte
 import { REAL_CLOCK } from '../../src/mesh/clock.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { MemoryNetwork, type MemoryTransport } from '../helpers/memory-transport.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Node { id: string; t: MemoryTransport; m: Membership }
 
@@ -57,15 +57,6 @@ function stopAll(nodes: Node[]): void {
   for (const { m } of nodes) m.stop();
 }
 
-/** Polls `cond` every 10 ms; fails with `what` after `timeoutMs`. Resolves with the elapsed ms. */
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<number> {
-  const t0 = performance.now();
-  while (!cond()) {
-    if (performance.now() - t0 > timeoutMs) assert.unreachable(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-  return performance.now() - t0;
-}
 
 const stateOf = (node: Node, id: string): MemberStatus | undefined => node.m.member(id)?.state;
 const PEER: PeerInfo = { nodeId: 'stranger', address: 'mem:stranger', incarnation: 1n };
@@ -81,7 +72,7 @@ swim('5 nodes joining through one seed each see all 5 alive within 1 s', async (
     for (const { m } of nodes) m.start();
     const reached = await Promise.all(nodes.slice(1).map(({ m }) => m.join(['mem:n0'])));
     assert.equal(reached, [1, 1, 1, 1]);
-    await waitFor(() => nodes.every(({ m }) => m.aliveMembers().length === 5), 1000, 'every node to see 5 alive');
+    await waitFor(() => nodes.every(({ m }) => m.aliveMembers().length === 5), { timeoutMs: 1000, what: 'every node to see 5 alive' });
     for (const { m } of nodes) {
       assert.equal(m.members().map((x) => x.nodeId), ['n0', 'n1', 'n2', 'n3', 'n4']);
       assert.is(m.stats().membersAlive, 5);
@@ -96,13 +87,13 @@ swim('a killed node of 5 is marked dead by all 4 others on a confirmed suspicion
   const { net, nodes, expiries } = cluster(5);
   try {
     await startAll(nodes);
-    await waitFor(() => nodes.every(({ m }) => m.aliveMembers().length === 5), 1000, 'convergence');
+    await waitFor(() => nodes.every(({ m }) => m.aliveMembers().length === 5), { timeoutMs: 1000, what: 'convergence' });
     await sleep(300); // let probes open connections, so the hint has links to fire on
     const victim = nodes[4];
     victim.m.stop();
     net.kill(victim.t.address);
     const others = nodes.slice(0, 4);
-    await waitFor(() => others.every((n) => stateOf(n, 'n4') === 'dead'), 2500, 'n4 dead everywhere');
+    await waitFor(() => others.every((n) => stateOf(n, 'n4') === 'dead'), { timeoutMs: 2500, what: 'n4 dead everywhere' });
     // The first death comes from a confirmed suspicion: min = 3 × 1 × 200 ms, not the 1.8 s max.
     assert.ok(expiries.length >= 1, 'a suspicion expired');
     assert.is(Math.min(...expiries), 600);
@@ -121,10 +112,10 @@ swim('a node cut off from all others (requests time out, no hint) is marked dead
   const { net, nodes, expiries } = cluster(3);
   try {
     await startAll(nodes);
-    await waitFor(() => nodes.every(({ m }) => m.aliveMembers().length === 3), 1000, 'convergence');
+    await waitFor(() => nodes.every(({ m }) => m.aliveMembers().length === 3), { timeoutMs: 1000, what: 'convergence' });
     net.partition('mem:n2', 'mem:n0');
     net.partition('mem:n2', 'mem:n1');
-    await waitFor(() => stateOf(nodes[0], 'n2') === 'dead' && stateOf(nodes[1], 'n2') === 'dead', 4000, 'n2 dead at n0 and n1');
+    await waitFor(() => stateOf(nodes[0], 'n2') === 'dead' && stateOf(nodes[1], 'n2') === 'dead', { timeoutMs: 4000, what: 'n2 dead at n0 and n1' });
     // Only a suspicion's timeout declares it dead: 600 ms confirmed (k = 1) or 1800 ms alone, never sooner.
     assert.ok(expiries.length >= 1, 'a suspicion expired');
     for (const ms of expiries) assert.ok(ms === 600 || ms === 1800, `a suspicion of ${ms} ms`);
@@ -142,12 +133,12 @@ swim('a live node that is suspected refutes: higher incarnation, alive everywher
   const { net, nodes } = cluster(3);
   try {
     await startAll(nodes);
-    await waitFor(() => nodes.every(({ m }) => m.aliveMembers().length === 3), 1000, 'convergence');
+    await waitFor(() => nodes.every(({ m }) => m.aliveMembers().length === 3), { timeoutMs: 1000, what: 'convergence' });
     const before = nodes[1].m.incarnation;
     // n2 tells n0 that it suspects n1 (as if n2's probe had failed).
     nodes[0].m.handleFrame(frame({ type: MessageType.Suspect, body: { nodeId: 'n1', incarnation: before, from: 'n2' } }), PEER, () => {});
     assert.is(stateOf(nodes[0], 'n1'), 'suspect');
-    await waitFor(() => nodes.every((n) => n.m.member('n1')!.incarnation > before && stateOf(n, 'n1') === 'alive'), 1500, 'refutation to spread');
+    await waitFor(() => nodes.every((n) => n.m.member('n1')!.incarnation > before && stateOf(n, 'n1') === 'alive'), { timeoutMs: 1500, what: 'refutation to spread' });
     assert.is(nodes[1].m.stats().refutations, 1);
     assert.is(nodes[1].t.incarnation, before + 1n);
     assert.is(nodes[0].m.stats().suspectEventsSeen, 1);
@@ -164,12 +155,12 @@ swim('graceful leave marks the node left on all 3 others, with one change event 
   const { net, nodes } = cluster(4);
   try {
     await startAll(nodes);
-    await waitFor(() => nodes.every(({ m }) => m.aliveMembers().length === 4), 1000, 'convergence');
+    await waitFor(() => nodes.every(({ m }) => m.aliveMembers().length === 4), { timeoutMs: 1000, what: 'convergence' });
     const events: string[] = [];
     for (const n of nodes.slice(0, 3)) n.m.onChange((m: Member, prev) => m.nodeId === 'n3' && events.push(`${n.id}:${prev}->${m.state}`));
     await nodes[3].m.leave(500);
     assert.is(nodes[3].m.member('n3')!.state, 'left');
-    await waitFor(() => nodes.slice(0, 3).every((n) => stateOf(n, 'n3') === 'left'), 500, 'n3 left everywhere');
+    await waitFor(() => nodes.slice(0, 3).every((n) => stateOf(n, 'n3') === 'left'), { timeoutMs: 500, what: 'n3 left everywhere' });
     assert.equal(events.sort(), ['n0:alive->left', 'n1:alive->left', 'n2:alive->left']);
     for (const n of nodes.slice(0, 3)) assert.equal(n.m.aliveMembers().map((m) => m.nodeId), ['n0', 'n1', 'n2']);
     assert.equal(net.errors, []);
@@ -182,16 +173,16 @@ swim('a killed node restarted with a higher incarnation comes back alive everywh
   const { net, nodes, add } = cluster(3);
   try {
     await startAll(nodes);
-    await waitFor(() => nodes.every(({ m }) => m.aliveMembers().length === 3), 1000, 'convergence');
+    await waitFor(() => nodes.every(({ m }) => m.aliveMembers().length === 3), { timeoutMs: 1000, what: 'convergence' });
     await sleep(250);
     nodes[2].m.stop();
     net.kill('mem:n2');
-    await waitFor(() => stateOf(nodes[0], 'n2') === 'dead' && stateOf(nodes[1], 'n2') === 'dead', 3000, 'n2 dead');
+    await waitFor(() => stateOf(nodes[0], 'n2') === 'dead' && stateOf(nodes[1], 'n2') === 'dead', { timeoutMs: 3000, what: 'n2 dead' });
     const reborn = add('n2', freshIncarnation());
     nodes[2] = reborn;
     reborn.m.start();
     assert.is(await reborn.m.join(['mem:n0']), 1);
-    await waitFor(() => nodes.every((n) => n.m.aliveMembers().length === 3), 1000, 'n2 alive again everywhere');
+    await waitFor(() => nodes.every((n) => n.m.aliveMembers().length === 3), { timeoutMs: 1000, what: 'n2 alive again everywhere' });
     assert.is(nodes[0].m.member('n2')!.incarnation, reborn.t.incarnation);
     assert.is(nodes[1].m.member('n2')!.incarnation, reborn.t.incarnation);
   } finally {
@@ -203,12 +194,12 @@ swim('lan: a killed node of 5 is marked dead by all 4 others within 3 s, on a co
   const { net, nodes, expiries } = cluster(5, { preset: 'lan' });
   try {
     await startAll(nodes);
-    await waitFor(() => nodes.every(({ m }) => m.aliveMembers().length === 5), 1000, 'convergence');
+    await waitFor(() => nodes.every(({ m }) => m.aliveMembers().length === 5), { timeoutMs: 1000, what: 'convergence' });
     await sleep(1200); // a couple of probe rounds: connections everywhere, as after any warm-up
     nodes[4].m.stop();
     net.kill('mem:n4');
     const others = nodes.slice(0, 4);
-    await waitFor(() => others.every((n) => stateOf(n, 'n4') === 'dead'), 3000, 'n4 dead everywhere');
+    await waitFor(() => others.every((n) => stateOf(n, 'n4') === 'dead'), { timeoutMs: 3000, what: 'n4 dead everywhere' });
     // Confirmed suspicion: min = 3 × 500 ms = 1.5 s; unconfirmed it would be 6 s.
     assert.ok(expiries.length >= 1, 'a suspicion expired');
     assert.is(Math.min(...expiries), 1500);
@@ -222,11 +213,11 @@ swim('lan: a peer whose event loop stalls 600 ms is probed but not suspected (in
   const { net, nodes } = cluster(4, { preset: 'lan' });
   try {
     await startAll(nodes);
-    await waitFor(() => nodes.every(({ m }) => m.aliveMembers().length === 4), 1000, 'convergence');
+    await waitFor(() => nodes.every(({ m }) => m.aliveMembers().length === 4), { timeoutMs: 1000, what: 'convergence' });
     net.stall('mem:n3', 600);
     // Probe n3 now (as the disconnect hint would), in the middle of its stall.
     nodes[0].m.handlePeerDisconnect({ nodeId: 'n3', address: 'mem:n3', incarnation: 1n });
-    await waitFor(() => nodes[0].m.stats().probeFailures >= 1, 1000, 'the direct probe of n3 to time out');
+    await waitFor(() => nodes[0].m.stats().probeFailures >= 1, { timeoutMs: 1000, what: 'the direct probe of n3 to time out' });
     await sleep(1000);
     for (const n of nodes) assert.is(n.m.stats().suspectEventsSeen, 0, `${n.id} saw a suspicion`);
     assert.ok(nodes[0].m.stats().indirectProbes >= 1);

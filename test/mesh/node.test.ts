@@ -5,6 +5,7 @@ import { Cache, MeshCache } from '../../src/index.js';
 import { MeshNode } from '../../src/mesh/node.js';
 import { MESH_DEFAULTS, resolveMeshOptions, type MeshOptions } from '../../src/mesh/options.js';
 import { DEFAULT_MESH_PORT } from '../../src/mesh/ws-transport.js';
+import { pollUntil } from '../helpers/wait.js';
 
 /** Every test body must finish within this (servers, dials and joins are all bounded). */
 const TEST_LIMIT_MS = 8000;
@@ -274,8 +275,7 @@ Node('two embedded nodes with the same 28-byte secret join each other and both c
   opened.push(a);
   const b = await MeshCache.join({ maxMemory: '8mb', mesh: { port: 0, nodeId: 'sb', preset: 'local', secret: Buffer.from(SECRET), join: [a.node.address] } });
   opened.push(b);
-  const deadline = Date.now() + 3000;
-  while (a.nodes().filter((n) => n.state === 'alive').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await pollUntil(() => a.nodes().filter((n) => n.state === 'alive').length >= 2, { timeoutMs: 3000, intervalMs: 20 });
   assert.equal(a.nodes().map((n) => `${n.nodeId}:${n.state}`), ['sa:alive', 'sb:alive']);
   assert.is(a.node.transportStats().authFailures, 0);
   assert.is(b.node.transportStats().authFailures, 0);

@@ -6,6 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Cache, MeshCache } from '../../src/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 const range = suite('range partitioner in a 3-node mesh');
 const nodes: Array<MeshCache<string>> = [];
@@ -13,14 +14,6 @@ const nodes: Array<MeshCache<string>> = [];
 range.after(async () => {
   for (const n of nodes) await n.close();
 });
-
-const waitUntil = async (cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 range('splits a hot prefix of 1,500 keys until no node holds more than 60% of them, losing none', async () => {
   const mesh = (nodeId: string, join: string[]) => ({
@@ -31,8 +24,8 @@ range('splits a hot prefix of 1,500 keys until no node holds more than 60% of th
   nodes.push(first);
   nodes.push(await MeshCache.join<string>({ maxMemory: '16mb', mesh: mesh('r2', [first.node.address]) }));
   nodes.push(await MeshCache.join<string>({ maxMemory: '16mb', mesh: mesh('r3', [first.node.address]) }));
-  await waitUntil(() => nodes.every((n) => n.nodes().filter((m) => m.state === 'alive').length === 3), 5000, '3 alive members');
-  await waitUntil(() => new Set(nodes.map((n) => n.node.info().find(([k]) => k === 'mesh_version')?.[1])).size === 1, 5000, 'one range table');
+  await waitFor(() => nodes.every((n) => n.nodes().filter((m) => m.state === 'alive').length === 3), { timeoutMs: 5000, intervalMs: 50, what: '3 alive members' });
+  await waitFor(() => new Set(nodes.map((n) => n.node.info().find(([k]) => k === 'mesh_version')?.[1])).size === 1, { timeoutMs: 5000, intervalMs: 50, what: 'one range table' });
 
   const keys = Array.from({ length: 1500 }, (_, i) => `user:${String(i).padStart(5, '0')}`);
   // Every key starts in the same initial range ('u' falls in one of three first-byte ranges).
@@ -41,13 +34,13 @@ range('splits a hot prefix of 1,500 keys until no node holds more than 60% of th
   for (let i = 0; i < keys.length; i++) await nodes[i % 3].set(keys[i], `v${i}`);
 
   const share = () => nodes.map((n) => n.local.stats().entries / keys.length);
-  await waitUntil(() => Math.max(...share()) <= 0.6 && Math.min(...share()) >= 0.1, 15_000, `keys to spread (shares ${share().map((x) => x.toFixed(2))})`);
+  await waitFor(() => Math.max(...share()) <= 0.6 && Math.min(...share()) >= 0.1, { timeoutMs: 15_000, intervalMs: 50, what: () => `keys to spread (shares ${share().map((x) => x.toFixed(2))})` });
   const splits = nodes.map((n) => Number(n.node.info().find(([k]) => k === 'mesh_splits')?.[1] ?? 0));
   assert.ok(splits.reduce((a, b) => a + b, 0) >= 2, `splits made: ${splits}`);
   // Every node routes every key to the same owner once the last split has spread (splits go on
   // while a range is over the limit, so a table may be in flight), and reads it back.
   const sample = keys.filter((_, i) => i % 10 === 0);
-  await waitUntil(() => sample.every((k) => new Set(nodes.map((n) => n.ownerOf(k))).size === 1), 5000, 'every node to agree on the owners');
+  await waitFor(() => sample.every((k) => new Set(nodes.map((n) => n.ownerOf(k))).size === 1), { timeoutMs: 5000, intervalMs: 50, what: 'every node to agree on the owners' });
   let lost = 0;
   for (let i = 0; i < keys.length; i++) if (await nodes[(i + 1) % 3].get(keys[i]) !== `v${i}`) lost++;
   assert.is(lost, 0);

@@ -5,7 +5,7 @@ import { RangePartitioner, RANGE_DEFAULTS, type RangeStats } from '../../src/mes
 import { RangeTable, compareKeys } from '../../src/mesh/range-table.js';
 import { decodeFrame, encodeFrame, MAX_KEY_BYTES, MAX_RANGES, MessageType, type MeshFrame, type RangeTableBody } from '../../src/mesh/wire.js';
 import type { OutgoingFrame } from '../../src/mesh/transport.js';
-import { rng } from '../helpers/rng.js';
+import { prng } from '../helpers/prng.js';
 
 const b = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 const bytes = (...v: number[]): Uint8Array => Uint8Array.from(v);
@@ -90,7 +90,7 @@ Table('initial is the same table for 20 shuffles of 5 node ids (duplicates ignor
   const ids = ['node-3', 'node-1', 'node-5', 'node-2', 'node-4'];
   const ref = RangeTable.initial(ids, 3);
   assert.is(ref.size, 15);
-  const rand = rng(7);
+  const rand = prng(7);
   for (let i = 0; i < 20; i++) {
     const shuffled = [...ids, ids[i % 5]].sort(() => rand() - 0.5);
     const t = RangeTable.initial(shuffled, 3);
@@ -132,7 +132,7 @@ Table('ownerOf: the empty key, a key equal to a start, just below it, just above
 });
 
 Table('indexOf agrees with a linear scan (Buffer.compare order) for 10,000 random keys over 64 uneven ranges', () => {
-  const rand = rng(11);
+  const rand = prng(11);
   const randomKey = (): Uint8Array => Uint8Array.from({ length: Math.floor(rand() * 5) }, () => Math.floor(rand() * 256));
   let t = RangeTable.initial(['a', 'b']);
   while (t.size < 64) {
@@ -415,7 +415,7 @@ Part('two partitioners converge on one table after one splits a hot range and br
   mesh.assertConverged();
   const hot = Array.from({ length: 1000 }, (_, i) => [b(`${String.fromCharCode(0x00)}k${String(i).padStart(4, '0')}`), 10] as const);
   assert.is(a.rangeOf(hot[0][0]), 0);
-  const stats = a.collectStats(hot, 64, rng(3));
+  const stats = a.collectStats(hot, 64, prng(3));
   assert.is(stats.length, 1);
   const epochB = bNode.epoch;
   assert.is(a.maybeSplit(stats), 1);
@@ -455,8 +455,8 @@ Part('nodes that saw different membership steps converge on one table, and a lat
   };
   const ia = t.ownedBy('a')[0];
   const ib = t.ownedBy('b')[0];
-  assert.is(mesh.get('a').maybeSplit(mesh.get('a').collectStats(keysIn(mesh.get('a'), ia), 16, rng(1))), 1);
-  assert.is(mesh.get('b').maybeSplit(mesh.get('b').collectStats(keysIn(mesh.get('b'), ib), 16, rng(2))), 1);
+  assert.is(mesh.get('a').maybeSplit(mesh.get('a').collectStats(keysIn(mesh.get('a'), ia), 16, prng(1))), 1);
+  assert.is(mesh.get('b').maybeSplit(mesh.get('b').collectStats(keysIn(mesh.get('b'), ib), 16, prng(2))), 1);
   mesh.pump();
   const after = mesh.assertConverged();
   assert.is(after.size, t.size + 1);
@@ -471,7 +471,7 @@ Part('a node that joins late adopts the mesh\'s split table, pushed when it appe
   bNode.setMembers(['a', 'b']);
   mesh.pump();
   const keys = Array.from({ length: 20 }, (_, i) => [bytes(0x01, i), 1] as const);
-  assert.is(a.maybeSplit(a.collectStats(keys, 8, rng(5))), 1);
+  assert.is(a.maybeSplit(a.collectStats(keys, 8, prng(5))), 1);
   mesh.pump();
   const c = mesh.add('c');
   c.setMembers(['a', 'b', 'c']); // c's own first table is version 1
@@ -547,7 +547,7 @@ Part('collectStats counts keys and bytes per range and samples at most sampleSiz
   const entries: Array<readonly [Uint8Array, number]> = [];
   for (let i = 0; i < 1000; i++) entries.push([bytes(0x00, i >> 8, i & 0xff), 3]);
   for (let i = 0; i < 5; i++) entries.push([bytes(0xe0, i), 100]);
-  const s = p.collectStats(entries, 16, rng(9));
+  const s = p.collectStats(entries, 16, prng(9));
   assert.equal(s.map((x) => [x.rangeIndex, x.keys, x.bytes, x.sample.length]), [[0, 1000, 3000, 16], [7, 5, 500, 5]]);
   assert.is(new Set(s[0].sample.map(hex)).size, 16);
   for (const k of s[0].sample) assert.is(p.rangeOf(k), 0);
@@ -572,7 +572,7 @@ Part('100,000 keys under the hot prefix "user:" start on one node; after 6 split
   for (const id of ids) mesh.add(id, { maxRangeKeys: 5000 });
   for (const id of ids) mesh.get(id).setMembers(ids);
   mesh.pump();
-  const rand = rng(2024);
+  const rand = prng(2024);
   const keys = Array.from({ length: 100_000 }, () => b(`user:${Math.floor(rand() * 1e9).toString().padStart(9, '0')}`));
   const perNode = (t: RangeTable): Map<string, number> => {
     const counts = new Map(ids.map((id) => [id, 0]));
@@ -590,7 +590,7 @@ Part('100,000 keys under the hot prefix "user:" start on one node; after 6 split
     const [index] = [...perRange].sort((x, y) => y[1] - x[1] || x[0] - y[0])[0];
     const owner = mesh.get(t.ownerAt(index));
     const local = keys.filter((k) => owner.table!.ownerOf(k) === t.ownerAt(index)).map((k) => [k, 50] as const);
-    splits += owner.maybeSplit(owner.collectStats(local, 64, rng(round)).filter((s) => s.rangeIndex === index));
+    splits += owner.maybeSplit(owner.collectStats(local, 64, prng(round)).filter((s) => s.rangeIndex === index));
     mesh.pump();
     mesh.assertConverged();
   }

@@ -13,7 +13,7 @@ import {
   type MemberState,
   type MeshFrame,
 } from '../../src/mesh/wire.js';
-import { rng } from '../helpers/rng.js';
+import { prng } from '../helpers/prng.js';
 
 /** Frames tried; each is either random bytes or a mutated valid encoding. */
 const ITERATIONS = 100_000;
@@ -24,7 +24,7 @@ const fuzz = suite('decodeFrame fuzz');
 
 fuzz(`returns ok or an error for ${ITERATIONS} random and mutated frames, never throws, and re-encodes what it accepts byte for byte (seed ${SEED})`, () => {
   console.log(`  mesh wire fuzz seed: ${SEED} (replay with MESH_FUZZ_SEED=${SEED})`);
-  const rand = rng(SEED);
+  const rand = prng(SEED);
   const int = (n: number): number => Math.floor(rand() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
   const bytes = (max: number): Uint8Array => {

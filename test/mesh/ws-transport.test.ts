@@ -15,6 +15,7 @@ import {
   WsTransport,
   type WsTransportOptions,
 } from '../../src/mesh/ws-transport.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/mesh-tls/', import.meta.url));
 const TLS = { cert: `${FIXTURES}cert.pem`, key: `${FIXTURES}key.pem` };
@@ -63,19 +64,8 @@ async function rejection(p: Promise<unknown>): Promise<TransportError> {
   throw new Error('expected a rejection, but it resolved');
 }
 
-function waitFor(what: string, check: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (check()) resolve();
-      else if (Date.now() > deadline) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** How long a test waits for a transport to do something (each test is bounded by TEST_LIMIT_MS too). */
+const WAIT_MS = 3000;
 
 /** An Ack replying to every Ping, with the pinged target echoed in the gossip's `from`. */
 function echoServer(t: WsTransport, seen: Array<{ frame: MeshFrame; from: PeerInfo }> = []): void {
@@ -207,7 +197,7 @@ exchange('send delivers a frame without a reply; the receiver sees requestId 0',
   echoServer(a, seen);
   const b = await started({ nodeId: 'node-b' });
   await b.send(a.address, { type: MessageType.Leave, body: { nodeId: 'node-b', incarnation: 1n } });
-  await waitFor('the Leave', () => seen.length === 1);
+  await waitFor(() => seen.length === 1, { timeoutMs: WAIT_MS, what: 'the Leave' });
   assert.is(seen[0].frame.type, MessageType.Leave);
   assert.is(seen[0].frame.requestId, 0);
 }));
@@ -221,7 +211,7 @@ exchange('a second reply to an answered request matches nothing: dropped and cou
   const b = await started({ nodeId: 'node-b' });
   const r = await b.request(a.address, ping(), 2000);
   assert.is(r.type, MessageType.Ack);
-  await waitFor('the duplicate to be dropped', () => b.stats().droppedFrames === 1);
+  await waitFor(() => b.stats().droppedFrames === 1, { timeoutMs: WAIT_MS, what: 'the duplicate to be dropped' });
 }));
 
 exchange('a node that dials its own address is refused (self-connection) with ERR_MESH_CONNECT', bounded(async () => {
@@ -525,14 +515,14 @@ failures('pending requests reject ERR_MESH_CLOSED when the peer closes, and onPe
   const gone: PeerInfo[] = [];
   b.onPeerDisconnect((p) => gone.push(p));
   const pending = [b.request(a.address, ping('1'), 5000), b.request(a.address, ping('2'), 5000)];
-  await waitFor('both requests to be in flight', () => a.stats().framesReceived === 3);
+  await waitFor(() => a.stats().framesReceived === 3, { timeoutMs: WAIT_MS, what: 'both requests to be in flight' });
   const errors = Promise.all(pending.map(rejection)); // handlers attached before the rejections happen
   const t0 = Date.now();
   await a.close();
   const errs = await errors;
   assert.equal(errs.map((e) => e.code), ['ERR_MESH_CLOSED', 'ERR_MESH_CLOSED']);
   assert.ok(Date.now() - t0 < 2000);
-  await waitFor('onPeerDisconnect', () => gone.length === 1);
+  await waitFor(() => gone.length === 1, { timeoutMs: WAIT_MS, what: 'onPeerDisconnect' });
   assert.equal(gone, [{ nodeId: 'node-a', address: a.address, incarnation: 5n }]);
   assert.is(b.stats().connections, 0);
 }));
@@ -547,7 +537,7 @@ failures('onPeerDisconnect fires on the server when the client side closes, and 
   b.onPeerDisconnect((p) => bGone.push(p));
   await b.request(a.address, ping(), 2000);
   await b.close();
-  await waitFor('onPeerDisconnect on a', () => gone.length === 1);
+  await waitFor(() => gone.length === 1, { timeoutMs: WAIT_MS, what: 'onPeerDisconnect on a' });
   assert.equal(gone, [{ nodeId: 'node-b', address: b.address, incarnation: 9n }]);
   assert.is(bGone.length, 0);
   assert.is(a.stats().connections, 0);
@@ -560,7 +550,7 @@ failures('disconnect(address) rejects pending requests with ERR_MESH_CLOSED and 
   });
   const b = await started({ nodeId: 'node-b' });
   const pending = b.request(a.address, ping('silence'), 5000);
-  await waitFor('the request to arrive', () => a.stats().framesReceived === 2);
+  await waitFor(() => a.stats().framesReceived === 2, { timeoutMs: WAIT_MS, what: 'the request to arrive' });
   b.disconnect(a.address);
   assert.is((await rejection(pending)).code, 'ERR_MESH_CLOSED');
   assert.is(b.stats().connections, 0);
@@ -583,7 +573,7 @@ failures('close() closes every connection, resolves promptly, and later requests
   assert.is(a.stats().connections, 0);
   assert.is((await raw.closed).code, 1001);
   assert.is((await rejection(a.request(b.address, ping(), 1000))).code, 'ERR_MESH_CLOSED');
-  await waitFor('b to see both connections close', () => b.stats().connections === 0);
+  await waitFor(() => b.stats().connections === 0, { timeoutMs: WAIT_MS, what: 'b to see both connections close' });
 }));
 
 failures('backpressure: with maxBufferedBytes 1024, a second 16 MiB frame queued behind the first rejects ERR_MESH_BACKPRESSURE', bounded(async () => {
@@ -599,12 +589,12 @@ failures('backpressure: with maxBufferedBytes 1024, a second 16 MiB frame queued
   const err = (results[1] as PromiseRejectedResult).reason as TransportError;
   assert.ok(err instanceof TransportError);
   assert.is(err.code, 'ERR_MESH_BACKPRESSURE');
-  await waitFor('the first big frame to arrive', () => received === 2, 5000);
+  await waitFor(() => received === 2, { timeoutMs: 5000, what: 'the first big frame to arrive' });
   assert.is(b.bufferedBytes(a.address), 0);
   assert.is(b.bufferedBytes('127.0.0.1:1'), 0);
   // once drained, sending works again
   await b.send(a.address, ping());
-  await waitFor('the last ping', () => received === 3);
+  await waitFor(() => received === 3, { timeoutMs: WAIT_MS, what: 'the last ping' });
 }));
 
 // ---------------------------------------------------------------------------------------------------

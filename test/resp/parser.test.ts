@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RespParser, RespProtocolError, DEFAULT_LIMITS, type ParserLimits } from '../../src/resp/parser.js';
-import { rng } from '../helpers/rng.js';
+import { prng } from '../helpers/prng.js';
 
 /** Feeds `chunks` one by one, taking every complete command after each; returns them as latin1 strings. */
 function parse(chunks: Array<string | Buffer>, limits?: Partial<ParserLimits>): { commands: string[][]; error: string | null; parser: RespParser } {
@@ -155,7 +155,7 @@ resume('gives the same commands when the stream arrives one byte at a time', () 
 });
 
 resume('gives the same commands for 2,000 random splits into 2-8 chunks', () => {
-  const rnd = rng(12345);
+  const rnd = prng(12345);
   for (let t = 0; t < 2000; t++) {
     const cuts = Array.from({ length: 1 + Math.floor(rnd() * 7) }, () => Math.floor(rnd() * (STREAM.length + 1))).sort((a, b) => a - b);
     const chunks: string[] = [];
@@ -385,7 +385,7 @@ caps('never throws on 20,000 random byte strings, and every error is one of the 
     'ERR Protocol error: too big inline request', 'ERR Protocol error: too big mbulk count string',
     'ERR Protocol error: too big bulk count string', 'ERR Protocol error: unbalanced quotes in request',
   ]);
-  const rnd = rng(99);
+  const rnd = prng(99);
   const alphabet = Buffer.from('*$\r\n0123456789-"\' \\xaA\0');
   for (let t = 0; t < 20_000; t++) {
     const len = Math.floor(rnd() * 64);

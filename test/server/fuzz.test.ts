@@ -2,8 +2,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MeshcacheServer } from '../../src/server/server.js';
 import { RespParser } from '../../src/resp/parser.js';
-import { RespClient, decodeReply, encode, waitFor, type Reply } from '../helpers/resp-client.js';
-import { rng } from '../helpers/rng.js';
+import { RespClient, decodeReply, encode, type Reply } from '../helpers/resp-client.js';
+import { waitFor } from '../helpers/wait.js';
+import { prng } from '../helpers/prng.js';
 
 /**
  * Random and mutated RESP request streams against the parser and a live server. Set FUZZ_SEED to
@@ -30,7 +31,7 @@ function isProtocolError(text: string): boolean {
 class Gen {
   readonly rnd: () => number;
   constructor(seed: number) {
-    this.rnd = rng(seed);
+    this.rnd = prng(seed);
   }
 
   int(n: number): number {
@@ -263,7 +264,7 @@ fuzz(`${SOCKET_INPUTS.toLocaleString('en')} inputs over real connections (clean 
     assert.ok(server.counters.protocolErrors > 0);
     assert.ok(closedByServer > 0);
     assert.equal(handlerErrors, [], 'a command handler threw');
-    await waitFor(() => server.clientCount === 0, 3000, 'every fuzz connection to be gone');
+    await waitFor(() => server.clientCount === 0, { timeoutMs: 3000, what: 'every fuzz connection to be gone' });
     // Still serving.
     const c = await RespClient.connect(port);
     assert.is(await c.call('SET', 'after', 'fuzz'), 'OK');

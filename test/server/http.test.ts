@@ -1,12 +1,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { request } from 'node:http';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { MeshcacheServer } from '../../src/server/server.js';
 import { createMetrics, type ServerMetrics } from '../../src/server/metrics.js';
 import { startHttp, OpsRate, type ApiStats, type HttpEndpoint } from '../../src/server/http.js';
+import { RespClient } from '../helpers/resp-client.js';
+import { sleep } from '../helpers/wait.js';
 
 const STEP_TIMEOUT_MS = 5000;
 
@@ -17,51 +19,6 @@ function bounded<T>(p: Promise<T>, what: string, ms = STEP_TIMEOUT_MS): Promise<
     p.finally(() => clearTimeout(timer)),
     new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms); }),
   ]);
-}
-
-function encode(args: string[]): string {
-  return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
-}
-
-/** A raw RESP client: pipelines commands and resolves once the trailing ECHO sentinel comes back. */
-class RawClient {
-  #buf = '';
-  #waiters: Array<() => void> = [];
-  #seq = 0;
-  private constructor(readonly socket: Socket) {
-    socket.on('data', (d) => {
-      this.#buf += d.toString('latin1');
-      for (const w of this.#waiters.splice(0)) w();
-    });
-  }
-
-  static open(port: number): Promise<RawClient> {
-    return bounded(new Promise((resolve, reject) => {
-      const s = connect(port, '127.0.0.1', () => resolve(new RawClient(s)));
-      s.once('error', reject);
-    }), 'connect');
-  }
-
-  /** Sends the commands plus `ECHO <sentinel>`; resolves to the raw replies before the sentinel. */
-  send(commands: string[][]): Promise<string> {
-    const sentinel = `sentinel-${++this.#seq}-${process.pid}`;
-    const tail = `$${sentinel.length}\r\n${sentinel}\r\n`;
-    this.socket.write(commands.map(encode).join('') + encode(['ECHO', sentinel]));
-    return bounded(new Promise((resolve) => {
-      const check = () => {
-        const at = this.#buf.indexOf(tail);
-        if (at < 0) { this.#waiters.push(check); return; }
-        const replies = this.#buf.slice(0, at);
-        this.#buf = this.#buf.slice(at + tail.length);
-        resolve(replies);
-      };
-      check();
-    }), 'replies');
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
 }
 
 /** The value of one sample in Prometheus text, or undefined when the series is absent. */
@@ -104,7 +61,7 @@ interface Ctx {
   server: MeshcacheServer;
   metrics: ServerMetrics;
   http: HttpEndpoint;
-  client: RawClient;
+  client: RespClient;
   base: string;
 }
 
@@ -117,20 +74,20 @@ endpoint.before(async (ctx) => {
   await bounded(ctx.server.listen(), 'RESP listen');
   ctx.http = await bounded(startHttp({ server: ctx.server, metrics: ctx.metrics, port: 0, host: '127.0.0.1' }), 'HTTP listen');
   ctx.base = `http://127.0.0.1:${ctx.http.address.port}`;
-  ctx.client = await RawClient.open(ctx.server.address!.port);
+  ctx.client = await bounded(RespClient.connect(ctx.server.address!.port), 'connect');
   const commands: string[][] = [];
   for (let i = 0; i < 20; i++) commands.push(['SET', `key:${i}`, `value-${i}`]);
   for (let i = 0; i < 20; i++) commands.push(['GET', `key:${i}`]);
   for (let i = 0; i < 10; i++) commands.push(['GET', `absent:${i}`]);
   commands.push(['GET']); // wrong arity: an error reply, counted as get/error
   commands.push(['NOPE', 'x']); // unknown: counted under command="unknown", not "nope"
-  const replies = await ctx.client.send(commands);
+  const replies = await bounded(ctx.client.pipelineRaw(commands), 'replies');
   assert.is(replies.split('+OK\r\n').length - 1, 20, 'every SET answered +OK');
   assert.ok(replies.includes("-ERR wrong number of arguments for 'get' command"));
 });
 
 endpoint.after(async (ctx) => {
-  ctx.client?.close();
+  ctx.client?.destroy();
   await Promise.all([ctx.http?.close(), ctx.server?.close()]);
 });
 
@@ -181,13 +138,13 @@ endpoint('/metrics reports 20 hits, 10 misses, 20 entries and per-shard gauges t
 });
 
 endpoint('/metrics counts a malformed RESP request as one protocol error', async ({ base, server }) => {
-  const bad = await RawClient.open(server.address!.port);
+  const bad = await bounded(RespClient.connect(server.address!.port), 'connect');
   try {
     const closed = new Promise<void>((r) => bad.socket.once('close', () => r()));
     bad.socket.write('*abc\r\n');
     await bounded(closed, 'close after a protocol error');
   } finally {
-    bad.close();
+    bad.destroy();
   }
   const text = await bounded(fetch(`${base}/metrics`).then((r) => r.text()), 'GET /metrics');
   assert.is(sample(text, 'meshcache_protocol_errors_total'), 1);
@@ -220,8 +177,8 @@ endpoint('/api/stats reports the figures of cache.stats() and the connected clie
 
 endpoint('/api/stats measures ops/s from the command counter: 400 PINGs over about a second', async ({ base, client }) => {
   await bounded(fetch(`${base}/api/stats`).then((r) => r.json()), 'first poll');
-  await client.send(Array.from({ length: 399 }, () => ['PING'])); // + the ECHO sentinel = 400
-  await new Promise((r) => setTimeout(r, 1100));
+  await bounded(client.pipelineRaw(Array.from({ length: 400 }, () => ['PING'])), 'replies');
+  await sleep(1100);
   const body = await bounded(fetch(`${base}/api/stats`).then((r) => r.json()), 'second poll') as ApiStats;
   // 400 commands over a window of 1.1 s up to about 1.3 s (the first poll's sample is the base);
   // a CI run once measured 402.3 (the second poll's clock against the first's), so allow 10 %.
@@ -416,24 +373,24 @@ cli('logs both ports at start, serves /metrics with the CLI\'s own commands coun
     };
     check();
   }), `log '${msg}' (stderr: ${stderr})`, 15_000);
-  let client: RawClient | undefined;
+  let client: RespClient | undefined;
   try {
     const start = await logged('meshcache listening');
     assert.type(start.port, 'number');
     assert.type(start.http, 'number');
     assert.is.not(start.http, start.port);
-    client = await RawClient.open(start.port as number);
-    await client.send([['SET', 'a', '1'], ['GET', 'a'], ['GET', 'b']]);
+    client = await bounded(RespClient.connect(start.port as number), 'connect');
+    await bounded(client.pipelineRaw([['SET', 'a', '1'], ['GET', 'a'], ['GET', 'b']]), 'replies');
     const text = await bounded(fetch(`http://127.0.0.1:${start.http as number}/metrics`).then((r) => r.text()), 'GET /metrics');
     assert.is(sample(text, 'meshcache_commands_total', { command: 'get', status: 'ok' }), 2);
     assert.is(sample(text, 'meshcache_keyspace_hits_total'), 1);
     assert.is(sample(text, 'meshcache_keyspace_misses_total'), 1);
-    client.close();
+    client.destroy();
     child.kill('SIGTERM');
     assert.is(await bounded(exited, 'exit after SIGTERM', 10_000), 0);
     await logged('stopped');
   } finally {
-    client?.close();
+    client?.destroy();
     if (child.exitCode === null) child.kill('SIGKILL');
   }
 });

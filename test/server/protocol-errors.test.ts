@@ -2,7 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect } from 'node:net';
 import { MeshcacheServer, type ServerOptions } from '../../src/server/server.js';
-import { RespClient, ReplyError, encode, sleep, waitFor, type Reply } from '../helpers/resp-client.js';
+import { RespClient, encode, err, type Reply } from '../helpers/resp-client.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 /** Runs `fn` against a server on 127.0.0.1:0, always stopping it. */
 async function withServer(options: ServerOptions, fn: (server: MeshcacheServer, port: number) => Promise<void>): Promise<void> {
@@ -15,17 +16,13 @@ async function withServer(options: ServerOptions, fn: (server: MeshcacheServer, 
   }
 }
 
-function err(message: string): ReplyError {
-  return new ReplyError(message);
-}
-
 /** Sends `raw` and returns every reply until the server closes the connection (within 3 s). */
 async function repliesUntilClose(port: number, raw: string | Buffer): Promise<Reply[]> {
   const c = await RespClient.connect(port);
   try {
     c.write(raw);
     assert.ok(await c.closedWithin(3000), `the server did not close the connection after ${JSON.stringify(String(raw).slice(0, 60))}`);
-    return c.buffered.splice(0);
+    return c.buffered;
   } finally {
     c.destroy();
   }
@@ -102,7 +99,7 @@ protocol('a peer that keeps its side open and keeps sending after a protocol err
     socket.write('*x\r\n');
     const spam = setInterval(() => { if (!socket.destroyed) socket.write('PING '.repeat(1000)); }, 20);
     try {
-      await waitFor(() => server.clientCount === 0, 4000, 'the server to drop the half-open connection');
+      await waitFor(() => server.clientCount === 0, { timeoutMs: 4000, what: 'the server to drop the half-open connection' });
     } finally {
       clearInterval(spam);
       socket.destroy();
@@ -252,7 +249,7 @@ clients('with maxClients 2, a third client gets "-ERR max number of clients reac
     assert.is(server.counters.rejectedConnections, 1);
     assert.is(server.clientCount, 2);
     a.destroy();
-    await waitFor(() => server.clientCount === 1, 2000, 'the freed slot');
+    await waitFor(() => server.clientCount === 1, { timeoutMs: 2000, what: 'the freed slot' });
     const d = await RespClient.connect(port);
     assert.is(await d.call('ECHO', 'in'), 'in');
     b.destroy();

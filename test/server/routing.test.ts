@@ -2,7 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MeshNode } from '../../src/mesh/node.js';
 import { MeshcacheServer } from '../../src/server/server.js';
-import { encode, ReplyError, RespClient, waitFor, type Reply } from '../helpers/resp-client.js';
+import { encode, ReplyError, RespClient, type Reply } from '../helpers/resp-client.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Every test body must finish within this (servers, joins and replies are all bounded). */
 const TEST_LIMIT_MS = 8000;
@@ -58,7 +59,7 @@ let s2: Side;
 Routing.before(async () => {
   s1 = await side('r1');
   s2 = await side('r2', s1.node.address);
-  await waitFor(() => [s1, s2].every((s) => s.node.nodes().filter((n) => n.state === 'alive').length === 2), 5000, 'r1 and r2 to see each other alive');
+  await waitFor(() => [s1, s2].every((s) => s.node.nodes().filter((n) => n.state === 'alive').length === 2), { timeoutMs: 5000, what: 'r1 and r2 to see each other alive' });
 });
 
 Routing.after(async () => {
@@ -151,7 +152,7 @@ Routing('a RESP3 client (HELLO 3) gets RESP3 replies to forwarded commands: _ fo
 }));
 
 Routing('INFO mesh answers only the Mesh section, naming node r1, its address and 2 balance nodes', bounded(async () => {
-  await waitFor(() => s1.node.balance().nodes === 2, 3000, 'r2 to report its stats to r1');
+  await waitFor(() => s1.node.balance().nodes === 2, { timeoutMs: 3000, what: 'r2 to report its stats to r1' });
   const c = await client(s1.port);
   const text = await c.call('INFO', 'mesh');
   assert.type(text, 'string');

@@ -6,7 +6,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RespClient, ReplyError, encode, sleep, waitFor, type Reply } from '../helpers/resp-client.js';
+import { RespClient, ReplyError, encode, type Reply } from '../helpers/resp-client.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -41,7 +42,7 @@ class Cli {
 
   /** Waits for the first log line with message `msg`. */
   async log(msg: string, timeoutMs = 20_000): Promise<LogLine> {
-    await waitFor(() => this.logs.some((l) => l.msg === msg) || this.child.exitCode !== null, timeoutMs, `log line '${msg}'`);
+    await waitFor(() => this.logs.some((l) => l.msg === msg) || this.child.exitCode !== null, { timeoutMs, what: `log line '${msg}'` });
     const line = this.logs.find((l) => l.msg === msg);
     if (line === undefined) throw new Error(`exited (${this.child.exitCode}) without logging '${msg}': ${this.stdout}${this.stderr}`);
     return line;
@@ -108,7 +109,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       burst.push(encode('ECHO', 'last'));
       const expected = 60 * 3 + 320 + 1;
       c.write(Buffer.concat(burst));
-      await waitFor(() => c.receivedBytes > 0, 5000, 'the first reply bytes');
+      await waitFor(() => c.receivedBytes > 0, { timeoutMs: 5000, what: 'the first reply bytes' });
       c.socket.pause();
       await sleep(100);
       cli.child.kill(signal);

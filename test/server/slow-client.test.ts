@@ -1,7 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MeshcacheServer, type ServerOptions } from '../../src/server/server.js';
-import { RespClient, encode, sleep, waitFor } from '../helpers/resp-client.js';
+import { RespClient, encode } from '../helpers/resp-client.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -78,7 +79,7 @@ slow('a reader that stops reading is cut at the 2 MiB hard limit, counted once, 
     slowClient.socket.pause(); // never reads: the kernel buffers fill, then the server's
     slowClient.write(gets('big', 400)); // 400 × 256 KiB = 100 MiB of replies requested
     // A paused socket does not notice its peer closing: watch the server's side.
-    await waitFor(() => server.counters.outputLimitDisconnections > 0, 5000, 'the slow client to be disconnected');
+    await waitFor(() => server.counters.outputLimitDisconnections > 0, { timeoutMs: 5000, what: 'the slow client to be disconnected' });
     await sleep(200);
     assert.is(server.counters.outputLimitDisconnections, 1);
     slowClient.socket.resume();
@@ -117,7 +118,7 @@ slow('past the 1 MiB soft limit the server stops reading and executing a 3,000-G
     // When the slow client reads again, all 3,000 replies arrive (every byte of them).
     slowClient.decode = false;
     slowClient.socket.resume();
-    await waitFor(() => slowClient.receivedBytes >= 3000 * (64 * KiB + 10), 30_000, 'all 3,000 replies');
+    await waitFor(() => slowClient.receivedBytes >= 3000 * (64 * KiB + 10), { timeoutMs: 30_000, what: 'all 3,000 replies' });
     assert.is(slowClient.receivedBytes, 3000 * (64 * KiB + 10));
     slowClient.destroy();
   });
@@ -133,7 +134,7 @@ slow('a client over the 1 MiB soft limit for softSeconds (1 s) is disconnected a
     slowClient.socket.pause();
     const started = Date.now();
     slowClient.write(gets('v64', 2000));
-    await waitFor(() => server.counters.outputLimitDisconnections > 0, 5000, 'the slow client to be disconnected');
+    await waitFor(() => server.counters.outputLimitDisconnections > 0, { timeoutMs: 5000, what: 'the slow client to be disconnected' });
     const ms = Date.now() - started;
     assert.ok(ms >= 900, `disconnected after ${ms} ms`);
     await sleep(100);

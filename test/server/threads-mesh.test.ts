@@ -11,6 +11,7 @@ import { MeshcacheServer } from '../../src/server/server.js';
 import { MeshNode } from '../../src/mesh/node.js';
 import { serveThreadRouting } from '../../src/mesh/thread-routing.js';
 import { RespClient } from '../helpers/resp-client.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const threads = suite('server threads in a mesh');
 
@@ -36,12 +37,9 @@ threads('connections on both threads route 60 keys through a 2-node mesh and ans
     nodes.push(b);
     await b.start();
     other.attachMesh(b);
-    const deadline = Date.now() + 5000;
-    while (a.nodes().filter((m) => m.state === 'alive').length < 2 || b.nodes().filter((m) => m.state === 'alive').length < 2) {
-      if (Date.now() > deadline) throw new Error('the 2-node mesh did not form');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await new Promise((r) => setTimeout(r, 1200)); // the threads' routing state is re-announced every second
+    await waitFor(() => a.nodes().filter((m) => m.state === 'alive').length >= 2 && b.nodes().filter((m) => m.state === 'alive').length >= 2,
+      { timeoutMs: 5000, intervalMs: 20, what: 'the 2-node mesh to form' });
+    await sleep(1200); // the threads' routing state is re-announced every second
     // Connections until both threads serve some.
     const byThread = new Map<string, RespClient>();
     for (let i = 0; i < 40 && byThread.size < 2; i++) {

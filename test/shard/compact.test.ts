@@ -2,12 +2,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomFillSync } from 'node:crypto';
 import { Cache } from '../../src/index.js';
-import { rng } from '../helpers/rng.js';
+import { prng } from '../helpers/prng.js';
+import { pollUntil } from '../helpers/wait.js';
 
 
 /** Fills with mixed sizes, deletes most of it at random, and returns the keys kept with their values. */
 function churn(c: Cache, seed: number): Map<string, Buffer> {
-  const rand = rng(seed);
+  const rand = prng(seed);
   const kept = new Map<string, Buffer>();
   for (let i = 0; i < 12_000; i++) {
     const len = rand() < 0.8 ? 50 + Math.floor(rand() * 400) : 1000 + Math.floor(rand() * 7000);
@@ -69,8 +70,7 @@ compact('owners compact in the background after sweeps', async () => {
   await c.ready();
   const kept = churn(c, 5);
   const before = c.stats().reservedBytes;
-  const deadline = Date.now() + 3000;
-  while (Date.now() < deadline && c.stats().workers!.compactedBytes === 0) await new Promise((r) => setTimeout(r, 50));
+  await pollUntil(() => c.stats().workers!.compactedBytes !== 0, { timeoutMs: 3000, intervalMs: 50 });
   const s = c.stats();
   assert.ok(s.workers!.compactedBytes > 0, 'no background compaction within 3 s');
   assert.ok(s.reservedBytes < before);

@@ -1,12 +1,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cache } from '../../src/index.js';
 import { kPool } from '../../src/cache/internal.js';
 import { kTable } from '../../src/core/handle.js';
+import { sleep } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'meshcache-test-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));

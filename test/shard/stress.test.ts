@@ -2,7 +2,6 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import type { SnapshotInfo } from '../../src/cache/cache.js';
 import { makeValue, checkValue } from '../cache/fixtures/checksummed.js';
 import { Workload, describeBad, type WorkloadStats } from './fixtures/ttl-workload.js';
 import { startTsWorker } from '../helpers/ts-worker.js';
+import { sleep } from '../helpers/wait.js';
 
 const WORKER = new URL('./fixtures/stress-worker.ts', import.meta.url);
 
