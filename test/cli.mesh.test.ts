@@ -12,10 +12,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseServeArgs } from '../../src/cli.js';
-import { parseClusterArgs } from '../../src/cluster.js';
+import { parseServeArgs } from '../src/cli.js';
+import { parseClusterArgs } from '../src/cluster.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** A child that neither exits nor is expected to serve is killed after this (startup takes ~2 s when idle). */
 const CHILD_TIMEOUT_MS = 60_000;
 const SECRET_16 = '0123456789abcdef';
