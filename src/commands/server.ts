@@ -1,7 +1,8 @@
 /** Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, TIME, COMMAND, CONFIG. */
-import { arch, platform, release } from 'node:os';
+import { arch, platform, release, totalmem } from 'node:os';
 import { command, ERR, word, type CommandContext, type CommandSpec } from './registry.js';
 import { REDIS_COMPAT_VERSION } from './version.js';
+import type { CacheStats } from '../cache/cache.js';
 
 type Fields = Array<[string, string | number]>;
 
@@ -20,11 +21,7 @@ function sections(ctx: CommandContext): Array<[string, Fields]> {
       ['node_version', process.version], ['server_thread', ctx.server.threadIndex],
     ]],
     ['Clients', [['connected_clients', clients.length], ['maxclients', ctx.server.config.get('maxclients') ?? '']]],
-    ['Memory', [
-      ['used_memory', s.memoryBytes + mem.heapUsed], ['used_memory_human', human(s.memoryBytes + mem.heapUsed)],
-      ['used_memory_rss', mem.rss], ['used_memory_dataset', s.usedBytes], ['maxmemory', s.budget],
-      ['maxmemory_human', human(s.budget)], ['maxmemory_policy', 's3-fifo'], ['mem_allocator', 'tlsf (webassembly)'],
-    ]],
+    ['Memory', memoryFields(s, mem)],
     ['Persistence', [['loading', 0], ['async_loading', 0], ['rdb_changes_since_last_save', 0], ['aof_enabled', 0]]],
     ['Stats', [
       ['total_connections_received', c.connectionsReceived], ['total_commands_processed', c.commandsProcessed],
@@ -46,6 +43,33 @@ function sections(ctx: CommandContext): Array<[string, Fields]> {
   ];
   for (const extra of ctx.server.infoSections()) out.push(extra);
   return out;
+}
+
+/**
+ * INFO memory with Redis's field meanings, so that the usual alert (used_memory / maxmemory near 1)
+ * means the same: `used_memory` is what maxmemory governs (entries, the shards' indexes and ghost
+ * filters), which eviction keeps at or under maxmemory; `used_memory_dataset` the entries alone and
+ * `used_memory_overhead` the rest of it. What the budget does not govern is reported beside it:
+ * `mem_not_counted_for_evict` (the V8 heap and external memory: client buffers, replies in flight)
+ * and, meshcache's own, `used_memory_wasm` (the shared WebAssembly memory, which reserves arena ahead
+ * of use and never shrinks) and `used_memory_heap`.
+ */
+export function memoryFields(s: CacheStats, mem: NodeJS.MemoryUsage): Fields {
+  const used = s.usedBytes;
+  const overhead = Math.max(0, used - s.bytes);
+  const system = totalmem();
+  return [
+    ['used_memory', used], ['used_memory_human', human(used)],
+    ['used_memory_rss', mem.rss], ['used_memory_rss_human', human(mem.rss)],
+    ['used_memory_overhead', overhead], ['used_memory_dataset', s.bytes],
+    ['used_memory_dataset_perc', used === 0 ? '0.00%' : `${(s.bytes / used * 100).toFixed(2)}%`],
+    ['total_system_memory', system], ['total_system_memory_human', human(system)],
+    ['maxmemory', s.budget], ['maxmemory_human', human(s.budget)], ['maxmemory_policy', 's3-fifo'],
+    ['mem_fragmentation_ratio', used === 0 ? '0.00' : (mem.rss / used).toFixed(2)],
+    ['mem_not_counted_for_evict', mem.heapUsed + mem.external],
+    ['mem_allocator', 'tlsf (webassembly)'],
+    ['used_memory_wasm', s.memoryBytes], ['used_memory_heap', mem.heapUsed],
+  ];
 }
 
 function human(n: number): string {
