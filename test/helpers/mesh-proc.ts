@@ -1,9 +1,10 @@
 /**
- * A `meshcache serve` child process in a mesh, for multi-process tests and the mesh benchmark:
- * RESP on port 0, mesh on port 0 (both read back from the 'meshcache listening' log line), the
- * log collected as JSON lines.
+ * A `meshcache serve` child process, in a mesh (the default) or alone (`meshPort: null`), for
+ * multi-process tests and benchmarks: RESP on port 0, mesh on port 0 (both read back from the
+ * 'meshcache listening' log line), the log collected as JSON lines, its RSS readable.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { RespClient, type Reply } from './resp-client.js';
 import { sleep, waitFor } from './wait.js';
@@ -23,8 +24,8 @@ export interface MeshProcOptions {
   preset?: 'lan' | 'local';
   partitioner?: 'hash' | 'range';
   maxMemory?: string;
-  /** Mesh port (0 = any). */
-  meshPort?: number;
+  /** Mesh port (0 = any); null: no mesh, a lone sidecar. @default 0 */
+  meshPort?: number | null;
   extra?: string[];
 }
 
@@ -41,11 +42,10 @@ export class MeshProc {
 
   constructor(o: MeshProcOptions) {
     this.nodeId = o.nodeId;
-    const args = [
-      '--import', 'tsx', 'src/cli.ts', 'serve', '--port', '0', '--mesh-port', String(o.meshPort ?? 0), '--node-id', o.nodeId,
-      '--mesh-preset', o.preset ?? 'lan', '--max-memory', o.maxMemory ?? '64mb', '--log-level', 'info',
-      '--partitioner', o.partitioner ?? 'hash',
-    ];
+    const args = ['--import', 'tsx', 'src/cli.ts', 'serve', '--port', '0', '--max-memory', o.maxMemory ?? '64mb', '--log-level', 'info'];
+    if (o.meshPort !== null) {
+      args.push('--mesh-port', String(o.meshPort ?? 0), '--node-id', o.nodeId, '--mesh-preset', o.preset ?? 'lan', '--partitioner', o.partitioner ?? 'hash');
+    }
     if (o.join !== undefined && o.join.length > 0) args.push('--join', o.join.join(','));
     if (o.secret !== undefined) args.push('--mesh-secret', o.secret);
     args.push(...(o.extra ?? []));
@@ -72,7 +72,7 @@ export class MeshProc {
   async ready(timeoutMs = 30_000): Promise<this> {
     const line = await this.log('meshcache listening', timeoutMs);
     this.port = line.port as number;
-    this.meshAddress = (line.mesh as { address: string }).address;
+    this.meshAddress = (line.mesh as { address: string } | undefined)?.address ?? '';
     return this;
   }
 
@@ -104,6 +104,16 @@ export class MeshProc {
       out.set(id, { state, address, incarnation, keys: keys.slice('keys='.length) });
     }
     return out;
+  }
+
+  /** The process's resident set size in bytes (Linux /proc); 0 once it has exited. */
+  rssBytes(): number {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'));
+      return m === null ? 0 : Number(m[1]) * 1024;
+    } catch {
+      return 0; // the process is gone
+    }
   }
 
   get alive(): boolean {
