@@ -2,7 +2,7 @@
  * A mesh node: one process's membership in the mesh, around its Cache. It is the composition
  * root: it owns the transport (ws), the SWIM membership, the partitioner, the rebalancer, the
  * forwarder (requests to key owners, forwarder.ts) and the peer service (peers' forwarded
- * requests, peer-service.ts), and it handles rebalance hand-offs and node statistics itself.
+ * requests and hand-offs, peer-service.ts) and the peers' load figures (node-stats.ts).
  *
  * Ownership: the partitioner's members are the alive and suspect members that are not leaving
  * (a suspect may be alive; moving its keys on every suspicion would make a false suspicion
@@ -29,6 +29,7 @@ import { Forwarder } from './forwarder.js';
 import { Handoffs } from './handoff.js';
 import { HashPartitioner } from './hash-partitioner.js';
 import { Membership, type Member } from './membership.js';
+import { PeerStats, balanceOf, type MeshBalance, type MeshNodeInfo } from './node-stats.js';
 import { PeerService } from './peer-service.js';
 import { resolveMeshOptions, type MeshLogger, type MeshOptions, type ResolvedMeshOptions } from './options.js';
 import type { Partitioner } from './partitioner.js';
@@ -36,11 +37,12 @@ import { RangePartitioner } from './range.js';
 import { Rebalancer } from './rebalancer.js';
 import { TransportError, type OutgoingFrame, type PeerInfo, type Transport } from './transport.js';
 import {
-  ForwardOp, ForwardStatus, FrameFlag, MessageType, type ForwardBody, type ForwardReplyBody, type MeshFrame, type RebalanceBody,
+  ForwardOp, ForwardStatus, FrameFlag, MessageType, type ForwardBody, type ForwardReplyBody, type MeshFrame,
 } from './wire.js';
 import { WsTransport } from './ws-transport.js';
 
 export { resolveMeshOptions, type MeshLogger, type MeshOptions, type ResolvedMeshOptions };
+export type { MeshBalance, MeshNodeInfo };
 
 /** Counters of the node's own work (INFO mesh, /metrics). */
 export interface MeshCounters {
@@ -60,17 +62,6 @@ export interface MeshCounters {
   handoffsClosedEarly: number;
 }
 
-/** One line of `MESH NODES`. */
-export interface MeshNodeInfo {
-  nodeId: string;
-  address: string;
-  state: Member['state'];
-  incarnation: bigint;
-  self: boolean;
-  keys: number | null;
-  bytes: number | null;
-}
-
 export class MeshNode implements RouteTarget, AttachableMesh {
   readonly cache: Cache;
   readonly options: ResolvedMeshOptions;
@@ -82,8 +73,8 @@ export class MeshNode implements RouteTarget, AttachableMesh {
   readonly #log: MeshLogger | null;
   /** The hand-off windows (handoff.ts): previous ownerships new owners consult on a miss. */
   #handoffs: Handoffs | undefined;
-  /** Peer id → its last NodeStats and when it came. */
-  readonly #peerStats = new Map<string, { keys: number; bytes: number; at: number }>();
+  /** The keys and bytes each peer last reported. */
+  readonly #peerStats = new PeerStats();
   #statsTimer: NodeJS.Timeout | null = null;
   #leaving = false;
   #started = false;
@@ -116,6 +107,7 @@ export class MeshNode implements RouteTarget, AttachableMesh {
       pullMoved: (keys) => this.pullMoved(keys),
       forwardCommand: (id, args, resp, flags) => this.forwardCommand(id, args, resp, flags),
       forwardOp: (id, body, flags) => this.forwardOp(id, body, flags),
+      handedOver: (stored) => { this.#rebalancer.received += stored; },
     });
   }
 
@@ -234,7 +226,7 @@ export class MeshNode implements RouteTarget, AttachableMesh {
   #onMemberChange(m: Member, previous: Member['state'] | null): void {
     this.#log?.info({ nodeId: m.nodeId, address: m.address, state: m.state, previous, incarnation: String(m.incarnation) }, 'mesh: member state');
     if (m.state === 'dead' || m.state === 'left') {
-      this.#peerStats.delete(m.nodeId);
+      this.#peerStats.forget(m.nodeId);
       this.#peers.forgetPeer(m.nodeId);
     }
     // A dead peer's connection is dropped, so that if it comes back it is dialled afresh. A
@@ -362,7 +354,6 @@ export class MeshNode implements RouteTarget, AttachableMesh {
 
   #onFrame(frame: MeshFrame, from: PeerInfo, reply: (f: OutgoingFrame) => void): void {
     if (this.#membership?.handleFrame(frame, from, reply)) return;
-    if (this.#peers.handleFrame(frame, from, reply)) return;
     if (this.#partitioner !== undefined && (frame.type === MessageType.RangeTable || frame.type === MessageType.RangeSplit)) {
       const before = this.#partitioner.epoch;
       const previous = this.#partitioner.snapshot();
@@ -371,12 +362,10 @@ export class MeshNode implements RouteTarget, AttachableMesh {
         return;
       }
     }
+    if (this.#peers.handleFrame(frame, from, reply)) return;
     switch (frame.type) {
-      case MessageType.Rebalance:
-        reply({ type: MessageType.RebalanceAck, body: this.#onRebalance(frame.body) });
-        return;
       case MessageType.NodeStats:
-        this.#peerStats.set(from.nodeId, { keys: Number(frame.body.keys), bytes: Number(frame.body.bytes), at: Date.now() });
+        this.#peerStats.record(from.nodeId, frame.body);
         return;
       case MessageType.HandoffDone:
         this.#handoffs!.peerDone(from.nodeId, frame.body.digest);
@@ -384,20 +373,6 @@ export class MeshNode implements RouteTarget, AttachableMesh {
       default:
         this.counters.unexpectedFrames++;
     }
-  }
-
-  /** Stores a hand-off batch: only keys absent here (a write made here since wins). */
-  #onRebalance(body: RebalanceBody): { epoch: bigint; stored: number } {
-    let stored = 0;
-    for (const e of body.entries) {
-      try {
-        if (this.cache[kStoreEncoded](Buffer.from(e.key.buffer, e.key.byteOffset, e.key.byteLength), e.value, e.valueType, e.ttlMs, true)) stored++;
-      } catch (err) {
-        this.#log?.warn({ err: (err as Error).message }, 'mesh: a handed-over entry could not be stored');
-      }
-    }
-    this.#rebalancer.received += stored;
-    return { epoch: body.epoch, stored };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -418,34 +393,16 @@ export class MeshNode implements RouteTarget, AttachableMesh {
 
   /** Every member with its state, and the keys and bytes it last reported. */
   nodes(): MeshNodeInfo[] {
-    const self = this.cache.stats();
-    return this.#membership.members().map((m) => {
-      const isSelf = m.nodeId === this.nodeId;
-      const st = isSelf ? { keys: self.entries, bytes: self.bytes } : this.#peerStats.get(m.nodeId);
-      return {
-        nodeId: m.nodeId, address: m.address, state: isSelf && this.#leaving ? 'left' : m.state, incarnation: m.incarnation,
-        self: isSelf, keys: st?.keys ?? null, bytes: st?.bytes ?? null,
-      };
-    }).sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+    const s = this.cache.stats();
+    return this.#peerStats.rows(this.#membership.members(), { nodeId: this.nodeId, keys: s.entries, bytes: s.bytes, leaving: this.#leaving });
   }
 
   /**
    * Partition balance over the owning members that reported: max / mean of keys and of bytes
    * (1 is perfect; 2 means the fullest node holds twice the average).
    */
-  balance(): { nodes: number; keysMaxOverMean: number; bytesMaxOverMean: number; keys: number; bytes: number } {
-    const owners = new Set(this.#owners());
-    const rows = this.nodes().filter((n) => owners.has(n.nodeId) && n.keys !== null);
-    const keys = rows.map((r) => r.keys!);
-    const bytes = rows.map((r) => r.bytes!);
-    const ratio = (xs: number[]) => {
-      const sum = xs.reduce((a, b) => a + b, 0);
-      return sum === 0 ? 1 : Math.max(...xs) / (sum / xs.length);
-    };
-    return {
-      nodes: rows.length, keysMaxOverMean: ratio(keys), bytesMaxOverMean: ratio(bytes),
-      keys: keys.reduce((a, b) => a + b, 0), bytes: bytes.reduce((a, b) => a + b, 0),
-    };
+  balance(): MeshBalance {
+    return balanceOf(this.nodes(), new Set(this.#owners()));
   }
 
   /** Everything INFO's mesh section shows. */

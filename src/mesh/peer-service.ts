@@ -1,6 +1,6 @@
 /**
  * Serving peers' forwarded work: the Forward, Command and CommandBatch frames other nodes send
- * for keys they believe this node owns.
+ * for keys they believe this node owns, and the Rebalance batches previous owners hand over.
  *
  * A request is served here if this node's own view agrees that it owns the key (after pulling the
  * key from its previous owner during a hand-off window); if its view names another owner and the
@@ -11,6 +11,7 @@
  * Invariant: a peer's commands take effect in arrival order. Commands run synchronously as they
  * arrive while nothing waits; one that must wait for a hand-off pull holds back that peer's later
  * commands (and, in a CommandBatch, the batch's later commands) until it settles (InOrder).
+ * A handed-over entry is stored only where the key is absent, so a write made here since wins.
  */
 import type { Cache } from '../cache/cache.js';
 import { kGetEncoded, kStoreEncoded } from '../cache/internal.js';
@@ -22,7 +23,7 @@ import type { MeshLogger } from './options.js';
 import type { OutgoingFrame, PeerInfo } from './transport.js';
 import {
   ForwardOp, ForwardStatus, FrameFlag, MessageType, type BatchedCommand, type ForwardBody, type ForwardReplyBody,
-  type MeshFrame,
+  type MeshFrame, type RebalanceBody,
 } from './wire.js';
 
 /** The node's counters a PeerService keeps (the node's own counters object, shared). */
@@ -47,6 +48,8 @@ export interface PeerServiceHost {
   forwardCommand(nodeId: string, args: Buffer[], resp: 2 | 3, flags: number): Promise<Buffer>;
   /** Forwards a cache operation to its owner (MeshNode.forwardOp). */
   forwardOp(nodeId: string, body: ForwardBody, flags: number): Promise<ForwardReplyBody>;
+  /** Hears how many handed-over keys a Rebalance batch stored (the rebalancer counts them). */
+  handedOver(stored: number): void;
 }
 
 /** A frame handler's outcome for InOrder: when it is done, and whether later commands must wait. */
@@ -77,7 +80,7 @@ export class PeerService {
     this.#peerOrder.delete(nodeId);
   }
 
-  /** Handles a Forward, Command or CommandBatch frame; false for any other frame. */
+  /** Handles a Forward, Command, CommandBatch or Rebalance frame; false for any other frame. */
   handleFrame(frame: MeshFrame, from: PeerInfo, reply: (f: OutgoingFrame) => void): boolean {
     switch (frame.type) {
       case MessageType.Forward:
@@ -93,6 +96,9 @@ export class PeerService {
         this.#inPeerOrder(from.nodeId, () => this.#onCommandBatch(commands, reply));
         return true;
       }
+      case MessageType.Rebalance:
+        reply({ type: MessageType.RebalanceAck, body: this.#onRebalance(frame.body) });
+        return true;
       default:
         return false;
     }
@@ -208,6 +214,20 @@ export class PeerService {
     }
     const all = Promise.all(replies.map((r) => Promise.resolve(r).then(undefined, (err: unknown) => errorBuffer(errorReply(err)))));
     return { done: all.then(send), ordered: barrier !== null };
+  }
+
+  /** Stores a hand-off batch: only keys absent here (a write made here since wins). */
+  #onRebalance(body: RebalanceBody): { epoch: bigint; stored: number } {
+    let stored = 0;
+    for (const e of body.entries) {
+      try {
+        if (this.#host.cache[kStoreEncoded](Buffer.from(e.key.buffer, e.key.byteOffset, e.key.byteLength), e.value, e.valueType, e.ttlMs, true)) stored++;
+      } catch (err) {
+        this.#host.logger?.warn({ err: (err as Error).message }, 'mesh: a handed-over entry could not be stored');
+      }
+    }
+    this.#host.handedOver(stored);
+    return { epoch: body.epoch, stored };
   }
 
   /** Runs a peer's commands in arrival order (see InOrder). */
