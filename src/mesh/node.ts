@@ -1,7 +1,8 @@
 /**
- * A mesh node: one process's membership in the mesh, around its Cache. It owns the transport
- * (ws), the SWIM membership, the partitioner and the rebalancer, and it answers peers: forwarded
- * cache operations and RESP commands, rebalance hand-offs, node statistics.
+ * A mesh node: one process's membership in the mesh, around its Cache. It is the composition
+ * root: it owns the transport (ws), the SWIM membership, the partitioner, the rebalancer, the
+ * forwarder (requests to key owners, forwarder.ts) and the peer service (peers' forwarded
+ * requests and hand-offs, peer-service.ts) and the peers' load figures (node-stats.ts).
  *
  * Ownership: the partitioner's members are the alive and suspect members that are not leaving
  * (a suspect may be alive; moving its keys on every suspicion would make a false suspicion
@@ -18,31 +19,30 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Cache } from '../cache/cache.js';
-import { kGetEncoded, kStoreEncoded } from '../cache/internal.js';
-import { kOrdered, type ClientState, type CommandSpec, type RoutedReply, type ServerState } from '../commands/registry.js';
+import { kStoreEncoded } from '../cache/internal.js';
+import type { ClientState, CommandSpec, RoutedReply, ServerState } from '../commands/registry.js';
 import type { AttachableMesh } from '../commands/mesh.js';
-import { errorBuffer, errorReply } from '../commands/reply.js';
-import { peerClient, peerExecutor, runSpec, standaloneState, type CommandExecutor } from '../commands/executor.js';
+import { runSpec } from '../commands/executor.js';
 import { isLoopback } from './auth.js';
-import { InOrder, keyIndexes, routeCommand, type RouteTarget } from './command-router.js';
+import { routeCommand, type RouteTarget } from './command-router.js';
+import { Forwarder } from './forwarder.js';
 import { Handoffs } from './handoff.js';
 import { HashPartitioner } from './hash-partitioner.js';
 import { Membership, type Member } from './membership.js';
+import { PeerStats, balanceOf, type MeshBalance, type MeshNodeInfo } from './node-stats.js';
+import { PeerService } from './peer-service.js';
 import { resolveMeshOptions, type MeshLogger, type MeshOptions, type ResolvedMeshOptions } from './options.js';
 import type { Partitioner } from './partitioner.js';
 import { RangePartitioner } from './range.js';
 import { Rebalancer } from './rebalancer.js';
 import { TransportError, type OutgoingFrame, type PeerInfo, type Transport } from './transport.js';
 import {
-  ForwardOp, ForwardStatus, FrameFlag, MAX_BATCH_COMMANDS, MessageType, type BatchedCommand, type ForwardBody,
-  type ForwardReplyBody, type MeshFrame, type RebalanceBody,
+  ForwardOp, ForwardStatus, FrameFlag, MessageType, type ForwardBody, type ForwardReplyBody, type MeshFrame,
 } from './wire.js';
 import { WsTransport } from './ws-transport.js';
 
 export { resolveMeshOptions, type MeshLogger, type MeshOptions, type ResolvedMeshOptions };
-
-/** Bytes of forwarded commands gathered in one CommandBatch at most (a larger command goes alone). */
-const BATCH_MAX_BYTES = 4 * 1024 * 1024;
+export type { MeshBalance, MeshNodeInfo };
 
 /** Counters of the node's own work (INFO mesh, /metrics). */
 export interface MeshCounters {
@@ -62,17 +62,6 @@ export interface MeshCounters {
   handoffsClosedEarly: number;
 }
 
-/** One line of `MESH NODES`. */
-export interface MeshNodeInfo {
-  nodeId: string;
-  address: string;
-  state: Member['state'];
-  incarnation: bigint;
-  self: boolean;
-  keys: number | null;
-  bytes: number | null;
-}
-
 export class MeshNode implements RouteTarget, AttachableMesh {
   readonly cache: Cache;
   readonly options: ResolvedMeshOptions;
@@ -81,13 +70,11 @@ export class MeshNode implements RouteTarget, AttachableMesh {
   #membership!: Membership;
   #partitioner!: Partitioner;
   #rebalancer!: Rebalancer;
-  #server: ServerState;
-  #executor: CommandExecutor;
   readonly #log: MeshLogger | null;
   /** The hand-off windows (handoff.ts): previous ownerships new owners consult on a miss. */
   #handoffs: Handoffs | undefined;
-  /** Peer id → its last NodeStats and when it came. */
-  readonly #peerStats = new Map<string, { keys: number; bytes: number; at: number }>();
+  /** The keys and bytes each peer last reported. */
+  readonly #peerStats = new PeerStats();
   #statsTimer: NodeJS.Timeout | null = null;
   #leaving = false;
   #started = false;
@@ -95,10 +82,10 @@ export class MeshNode implements RouteTarget, AttachableMesh {
   readonly #ownershipListeners = new Set<() => void>();
   /** Whether ownership has ever included another member (false until the first join). */
   #metPeers = false;
-  /** Commands to forward, per peer, gathered until the end of the tick. */
-  readonly #outBatches = new Map<string, { items: Array<{ command: BatchedCommand; resolve: (reply: Buffer) => void }>; bytes: number }>();
-  /** Per peer: its forwarded commands, run in arrival order. */
-  readonly #peerOrder = new Map<string, InOrder>();
+  /** Sends requests for keys other nodes own to their owners. */
+  readonly #forwarder: Forwarder;
+  /** Answers the requests peers forward here. */
+  readonly #peers: PeerService;
   /** The owners the partitioner was last given, sorted. */
   #owned: string[] = [];
 
@@ -106,8 +93,22 @@ export class MeshNode implements RouteTarget, AttachableMesh {
     this.cache = cache;
     this.options = resolveMeshOptions(options);
     this.#log = options.logger ?? null;
-    this.#server = standaloneState();
-    this.#executor = peerExecutor(cache, this.#server);
+    this.#forwarder = new Forwarder({
+      request: (address, frame, timeoutMs) => this.#transport.request(address, frame, timeoutMs),
+      addressOf: (id) => this.#addressOf(id),
+      forwardTimeoutMs: this.options.forwardTimeoutMs,
+      counters: this.counters,
+    });
+    this.#peers = new PeerService({
+      cache,
+      counters: this.counters,
+      logger: this.#log,
+      remoteOwner: (key) => this.remoteOwner(key),
+      pullMoved: (keys) => this.pullMoved(keys),
+      forwardCommand: (id, args, resp, flags) => this.forwardCommand(id, args, resp, flags),
+      forwardOp: (id, body, flags) => this.forwardOp(id, body, flags),
+      handedOver: (stored) => { this.#rebalancer.received += stored; },
+    });
   }
 
   /** This node's id. */
@@ -143,8 +144,7 @@ export class MeshNode implements RouteTarget, AttachableMesh {
 
   /** Runs commands from peers against the sidecar's command table and state (INFO counters…). */
   useServer(server: ServerState): void {
-    this.#server = server;
-    this.#executor = peerExecutor(this.cache, server);
+    this.#peers.useServer(server);
   }
 
   /** Opens the mesh endpoint, starts the failure detector, and joins through the seeds. */
@@ -226,8 +226,8 @@ export class MeshNode implements RouteTarget, AttachableMesh {
   #onMemberChange(m: Member, previous: Member['state'] | null): void {
     this.#log?.info({ nodeId: m.nodeId, address: m.address, state: m.state, previous, incarnation: String(m.incarnation) }, 'mesh: member state');
     if (m.state === 'dead' || m.state === 'left') {
-      this.#peerStats.delete(m.nodeId);
-      this.#peerOrder.delete(m.nodeId);
+      this.#peerStats.forget(m.nodeId);
+      this.#peers.forgetPeer(m.nodeId);
     }
     // A dead peer's connection is dropped, so that if it comes back it is dialled afresh. A
     // leaving one keeps its connection: requests in flight to it still get their replies.
@@ -297,72 +297,15 @@ export class MeshNode implements RouteTarget, AttachableMesh {
   /**
    * Runs `args` on `nodeId` and resolves with its RESP reply (a CLUSTERDOWN error reply when it
    * cannot be reached). Commands for one peer within one tick travel as one CommandBatch frame
-   * (a pipeline's forwarded commands, many clients' at once): one frame, one reply, one write.
+   * (forwarder.ts).
    */
   forwardCommand(nodeId: string, args: Buffer[], resp: 2 | 3, flags = 0): Promise<Buffer> {
-    this.counters.forwarded++;
-    let bytes = 8;
-    for (const a of args) bytes += a.length + 4;
-    let batch = this.#outBatches.get(nodeId);
-    // A batch stays well under the frame's body cap: a large command goes out after what is queued.
-    if (batch !== undefined && batch.bytes + bytes > BATCH_MAX_BYTES) {
-      void this.#sendBatch(nodeId);
-      batch = undefined;
-    }
-    if (batch === undefined) {
-      batch = { items: [], bytes: 0 };
-      this.#outBatches.set(nodeId, batch);
-      process.nextTick(() => void this.#sendBatch(nodeId));
-    }
-    const b = batch;
-    return new Promise<Buffer>((resolve) => {
-      b.items.push({ command: { flags, resp, args }, resolve });
-      b.bytes += bytes;
-      if (b.items.length >= MAX_BATCH_COMMANDS) void this.#sendBatch(nodeId);
-    });
-  }
-
-  /** Sends what is queued for `nodeId`: one Command, or a CommandBatch. */
-  async #sendBatch(nodeId: string): Promise<void> {
-    const queued = this.#outBatches.get(nodeId);
-    if (queued === undefined || queued.items.length === 0) return;
-    this.#outBatches.delete(nodeId);
-    const batch = queued.items;
-    const fail = (err: unknown) => {
-      this.counters.forwardErrors += batch.length;
-      const out = errorBuffer(`CLUSTERDOWN the owner of this key (${nodeId}) cannot be reached: ${(err as Error).message}`);
-      for (const b of batch) b.resolve(out);
-    };
-    try {
-      const address = this.#addressOf(nodeId);
-      if (batch.length === 1) {
-        const { command, resolve } = batch[0];
-        const reply = await this.#transport.request(address, { type: MessageType.Command, flags: command.flags, body: { resp: command.resp, args: command.args } }, this.options.forwardTimeoutMs);
-        if (reply.type !== MessageType.CommandReply) throw new Error(`unexpected reply type ${reply.type}`);
-        resolve(Buffer.from(reply.body.reply));
-        return;
-      }
-      const reply = await this.#transport.request(address, { type: MessageType.CommandBatch, body: { commands: batch.map((b) => b.command) } }, this.options.forwardTimeoutMs);
-      if (reply.type !== MessageType.CommandBatchReply || reply.body.replies.length !== batch.length) {
-        throw new Error(`unexpected reply to a batch of ${batch.length} (type ${reply.type})`);
-      }
-      batch.forEach((b, i) => b.resolve(Buffer.from(reply.body.replies[i])));
-    } catch (err) {
-      fail(err);
-    }
+    return this.#forwarder.forwardCommand(nodeId, args, resp, flags);
   }
 
   /** Sends a cache operation to `nodeId`; rejects with a TransportError when it cannot be reached. */
-  async forwardOp(nodeId: string, body: ForwardBody, flags = 0): Promise<ForwardReplyBody> {
-    this.counters.forwarded++;
-    try {
-      const reply = await this.#transport.request(this.#addressOf(nodeId), { type: MessageType.Forward, flags, body }, this.options.forwardTimeoutMs);
-      if (reply.type !== MessageType.ForwardReply) throw new TransportError('ERR_MESH_CLOSED', `unexpected reply type ${reply.type}`);
-      return reply.body;
-    } catch (err) {
-      this.counters.forwardErrors++;
-      throw err;
-    }
+  forwardOp(nodeId: string, body: ForwardBody, flags = 0): Promise<ForwardReplyBody> {
+    return this.#forwarder.forwardOp(nodeId, body, flags);
   }
 
   /**
@@ -419,25 +362,10 @@ export class MeshNode implements RouteTarget, AttachableMesh {
         return;
       }
     }
+    if (this.#peers.handleFrame(frame, from, reply)) return;
     switch (frame.type) {
-      case MessageType.Forward:
-        void this.#onForward(frame.body, frame.flags, reply);
-        return;
-      case MessageType.Command: {
-        const { args, resp } = frame.body;
-        this.#inPeerOrder(from.nodeId, () => this.#onCommand(args, resp as 2 | 3, frame.flags, reply));
-        return;
-      }
-      case MessageType.CommandBatch: {
-        const { commands } = frame.body;
-        this.#inPeerOrder(from.nodeId, () => this.#onCommandBatch(commands, reply));
-        return;
-      }
-      case MessageType.Rebalance:
-        reply({ type: MessageType.RebalanceAck, body: this.#onRebalance(frame.body) });
-        return;
       case MessageType.NodeStats:
-        this.#peerStats.set(from.nodeId, { keys: Number(frame.body.keys), bytes: Number(frame.body.bytes), at: Date.now() });
+        this.#peerStats.record(from.nodeId, frame.body);
         return;
       case MessageType.HandoffDone:
         this.#handoffs!.peerDone(from.nodeId, frame.body.digest);
@@ -445,141 +373,6 @@ export class MeshNode implements RouteTarget, AttachableMesh {
       default:
         this.counters.unexpectedFrames++;
     }
-  }
-
-  async #onForward(body: ForwardBody, flags: number, reply: (f: OutgoingFrame) => void): Promise<void> {
-    this.counters.served++;
-    const key = Buffer.from(body.key.buffer, body.key.byteOffset, body.key.byteLength);
-    try {
-      const owner = this.remoteOwner(key);
-      if (owner !== undefined && (flags & FrameFlag.NoReroute) === 0) {
-        this.counters.rerouted++;
-        reply({ type: MessageType.ForwardReply, body: await this.forwardOp(owner, body, FrameFlag.NoReroute) });
-        return;
-      }
-      if (owner === undefined) {
-        const pull = this.pullMoved([key]);
-        if (pull !== null) await pull;
-      }
-      reply({ type: MessageType.ForwardReply, body: this.#applyOp(key, body) });
-    } catch (err) {
-      reply({ type: MessageType.ForwardReply, body: { status: ForwardStatus.Error, valueType: 0, ttlMs: 0, value: Buffer.from(errorReply(err)) } });
-    }
-  }
-
-  /** Runs a forwarded cache operation on this node's cache. */
-  #applyOp(key: Buffer, body: ForwardBody): ForwardReplyBody {
-    const none = new Uint8Array(0);
-    switch (body.op) {
-      case ForwardOp.Get: {
-        const got = this.cache[kGetEncoded](key);
-        if (got === null) return { status: ForwardStatus.NotFound, valueType: 0, ttlMs: 0, value: none };
-        const ttl = this.cache.ttl(key);
-        const ttlMs = ttl === undefined || ttl === Infinity ? 0 : Math.max(1, Math.min(0xffff_ffff, Math.ceil(ttl)));
-        return { status: ForwardStatus.Ok, valueType: got[1], ttlMs, value: got[0] };
-      }
-      case ForwardOp.Set:
-        this.cache[kStoreEncoded](key, body.value, body.valueType, body.ttlMs);
-        return { status: ForwardStatus.Ok, valueType: 0, ttlMs: 0, value: none };
-      case ForwardOp.Delete:
-        return { status: this.cache.delete(key) ? ForwardStatus.Ok : ForwardStatus.NotFound, valueType: 0, ttlMs: 0, value: none };
-      case ForwardOp.Has:
-        return { status: this.cache.has(key) ? ForwardStatus.Ok : ForwardStatus.NotFound, valueType: 0, ttlMs: 0, value: none };
-      default:
-        return { status: ForwardStatus.Error, valueType: 0, ttlMs: 0, value: Buffer.from('ERR unknown forward op') };
-    }
-  }
-
-  /**
-   * Runs a command a peer forwarded: the reply (now, or a promise) and whether it had to wait for
-   * a hand-off pull before running here (`ordered`: the peer's later commands wait too).
-   */
-  #runCommand(rawArgs: Uint8Array[], resp: 2 | 3, flags: number): { reply: Buffer | Promise<Buffer>; ordered: boolean } {
-    this.counters.served++;
-    const args = rawArgs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
-    const client = peerClient(resp);
-    const spec = args.length > 0 ? this.#server.commands.lookup(args[0].toString('latin1')) : undefined;
-    const keyed = spec !== undefined && spec.firstKey > 0 && (spec.arity > 0 ? args.length === spec.arity : args.length >= -spec.arity);
-    if (keyed && (flags & FrameFlag.NoReroute) !== 0) {
-      // Served here whatever our view says; the keys we own may still be on their previous owner.
-      const owned = keyIndexes(spec, args.length).map((i) => args[i]).filter((k) => this.remoteOwner(k) === undefined);
-      const pull = owned.length === 0 ? null : this.pullMoved(owned);
-      if (pull === null) return { reply: this.#executor(args, client), ordered: false };
-      return { reply: pull.then(() => this.#executor(args, client)), ordered: true };
-    }
-    if (!keyed) return { reply: this.#executor(args, client), ordered: false };
-    // Route with our own view: forwards once more (NoReroute) if it disagrees with the sender's.
-    const routed = routeCommand(spec, args, {
-      remoteOwner: (k) => this.remoteOwner(k),
-      forwardCommand: (id, a, r) => { this.counters.rerouted++; return this.forwardCommand(id, a, r, FrameFlag.NoReroute); },
-      pullMoved: (keys) => this.pullMoved(keys),
-    }, resp, (a) => this.#executor(a, client));
-    if (routed === null) return { reply: this.#executor(args, client), ordered: false };
-    return { reply: routed, ordered: routed[kOrdered] === true };
-  }
-
-  /** A Command frame: runs it and sends the reply. */
-  #onCommand(args: Uint8Array[], resp: 2 | 3, flags: number, reply: (f: OutgoingFrame) => void): { done: Promise<void>; ordered: boolean } {
-    const r = this.#runCommand(args, resp, flags);
-    const send = (out: Buffer) => reply({ type: MessageType.CommandReply, body: { reply: out } });
-    if (Buffer.isBuffer(r.reply)) {
-      send(r.reply);
-      return { done: Promise.resolve(), ordered: false };
-    }
-    return { done: r.reply.then(send, (err: unknown) => send(errorBuffer(errorReply(err)))), ordered: r.ordered };
-  }
-
-  /**
-   * A CommandBatch frame: runs its commands in order (one waiting for a pull holds back the rest)
-   * and answers once with every reply.
-   */
-  #onCommandBatch(commands: BatchedCommand[], reply: (f: OutgoingFrame) => void): { done: Promise<void>; ordered: boolean } {
-    const replies: Array<Buffer | Promise<Buffer>> = [];
-    let barrier: Promise<unknown> | null = null;
-    for (const c of commands) {
-      if (barrier === null) {
-        const r = this.#runCommand(c.args, c.resp as 2 | 3, c.flags);
-        replies.push(r.reply);
-        if (r.ordered) barrier = r.reply as Promise<Buffer>;
-      } else {
-        const p: Promise<Buffer> = barrier.then(() => this.#runCommand(c.args, c.resp as 2 | 3, c.flags).reply);
-        replies.push(p);
-        barrier = p;
-      }
-    }
-    const send = (out: Buffer[]) => reply({ type: MessageType.CommandBatchReply, body: { replies: out } });
-    if (replies.every((r) => Buffer.isBuffer(r))) {
-      send(replies as Buffer[]);
-      return { done: Promise.resolve(), ordered: false };
-    }
-    const all = Promise.all(replies.map((r) => Promise.resolve(r).then(undefined, (err: unknown) => errorBuffer(errorReply(err)))));
-    return { done: all.then(send), ordered: barrier !== null };
-  }
-
-  /** Runs a peer's commands in arrival order (see InOrder). */
-  #inPeerOrder(peer: string, run: () => { done: Promise<void>; ordered: boolean }): void {
-    let order = this.#peerOrder.get(peer);
-    if (order === undefined) {
-      order = new InOrder((err) => this.#log?.warn({ peer, err: (err as Error)?.message }, 'mesh: a forwarded command failed'));
-      this.#peerOrder.set(peer, order);
-    }
-    order.submit(run);
-  }
-
-
-
-  /** Stores a hand-off batch: only keys absent here (a write made here since wins). */
-  #onRebalance(body: RebalanceBody): { epoch: bigint; stored: number } {
-    let stored = 0;
-    for (const e of body.entries) {
-      try {
-        if (this.cache[kStoreEncoded](Buffer.from(e.key.buffer, e.key.byteOffset, e.key.byteLength), e.value, e.valueType, e.ttlMs, true)) stored++;
-      } catch (err) {
-        this.#log?.warn({ err: (err as Error).message }, 'mesh: a handed-over entry could not be stored');
-      }
-    }
-    this.#rebalancer.received += stored;
-    return { epoch: body.epoch, stored };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -600,34 +393,16 @@ export class MeshNode implements RouteTarget, AttachableMesh {
 
   /** Every member with its state, and the keys and bytes it last reported. */
   nodes(): MeshNodeInfo[] {
-    const self = this.cache.stats();
-    return this.#membership.members().map((m) => {
-      const isSelf = m.nodeId === this.nodeId;
-      const st = isSelf ? { keys: self.entries, bytes: self.bytes } : this.#peerStats.get(m.nodeId);
-      return {
-        nodeId: m.nodeId, address: m.address, state: isSelf && this.#leaving ? 'left' : m.state, incarnation: m.incarnation,
-        self: isSelf, keys: st?.keys ?? null, bytes: st?.bytes ?? null,
-      };
-    }).sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+    const s = this.cache.stats();
+    return this.#peerStats.rows(this.#membership.members(), { nodeId: this.nodeId, keys: s.entries, bytes: s.bytes, leaving: this.#leaving });
   }
 
   /**
    * Partition balance over the owning members that reported: max / mean of keys and of bytes
    * (1 is perfect; 2 means the fullest node holds twice the average).
    */
-  balance(): { nodes: number; keysMaxOverMean: number; bytesMaxOverMean: number; keys: number; bytes: number } {
-    const owners = new Set(this.#owners());
-    const rows = this.nodes().filter((n) => owners.has(n.nodeId) && n.keys !== null);
-    const keys = rows.map((r) => r.keys!);
-    const bytes = rows.map((r) => r.bytes!);
-    const ratio = (xs: number[]) => {
-      const sum = xs.reduce((a, b) => a + b, 0);
-      return sum === 0 ? 1 : Math.max(...xs) / (sum / xs.length);
-    };
-    return {
-      nodes: rows.length, keysMaxOverMean: ratio(keys), bytesMaxOverMean: ratio(bytes),
-      keys: keys.reduce((a, b) => a + b, 0), bytes: bytes.reduce((a, b) => a + b, 0),
-    };
+  balance(): MeshBalance {
+    return balanceOf(this.nodes(), new Set(this.#owners()));
   }
 
   /** Everything INFO's mesh section shows. */

@@ -196,6 +196,19 @@ export function checkMeshText(name: string, value: unknown, maxBytes: Bytes): st
   return value;
 }
 
+/** A node id: 1 to MAX_NODE_ID_BYTES UTF-8 bytes (it goes into Hello and every member record). */
+export function checkMeshNodeId(value: unknown): string {
+  return checkMeshText('nodeId', value, MAX_NODE_ID_BYTES);
+}
+
+/**
+ * A host (`host`, `advertiseHost`): 1 to MAX_HOST_BYTES, so that `[host]:65535` fits the wire's
+ * address cap (the host may become the address); `def` when undefined.
+ */
+export function checkMeshHost<D extends string | null>(name: 'host' | 'advertiseHost', value: unknown, def: D): string | D {
+  return value === undefined ? def : checkMeshText(name, value, MAX_HOST_BYTES);
+}
+
 /** The shared secret: null, or a string (UTF-8) / Buffer of at least MIN_SECRET_BYTES. */
 export function checkMeshSecret(value: unknown): string | Buffer | null {
   if (value === undefined || value === null) return null;
@@ -259,10 +272,10 @@ export function resolveMeshOptions(options: MeshOptions): ResolvedMeshOptions {
     throw typeError('ERR_INVALID_OPTION', `${meshOptionName('logger')} must have info() and warn()`);
   }
   return {
-    nodeId: o.nodeId === undefined ? null : checkMeshText('nodeId', o.nodeId, MAX_NODE_ID_BYTES),
-    host: o.host === undefined ? MESH_DEFAULTS.host : checkMeshText('host', o.host, MAX_HOST_BYTES),
+    nodeId: o.nodeId === undefined ? null : checkMeshNodeId(o.nodeId),
+    host: checkMeshHost('host', o.host, MESH_DEFAULTS.host),
     port: checkMeshInteger('port', o.port),
-    advertiseHost: o.advertiseHost === undefined ? null : checkMeshText('advertiseHost', o.advertiseHost, MAX_HOST_BYTES),
+    advertiseHost: checkMeshHost('advertiseHost', o.advertiseHost, null),
     join: checkJoin(o.join),
     secret: checkMeshSecret(o.secret),
     tls: checkMeshTls(o.tls),

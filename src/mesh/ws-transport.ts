@@ -26,28 +26,17 @@
  * it, `decodeFrame` checks every length inside, a malformed frame closes only its connection with
  * the wire error's close code (reason = the error code) and is counted, and a text message closes
  * with 1003.
+ *
+ * The options and their checks are in ws-options.ts; one connection's state (stage, nonces,
+ * pending requests, cork) is in ws-connection.ts.
  */
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import type { Bytes, Milliseconds } from '../config.js';
-import { rangeError, typeError } from '../errors.js';
-import {
-  computeProof,
-  createNonce,
-  NONCE_BYTES,
-  REASON_AUTH_FAILED,
-  REASON_NEEDS_SECRET,
-  refusalReason,
-  secretBytes,
-  verifyProof,
-} from './auth.js';
-import {
-  checkMeshInteger, checkMeshSecret, checkMeshText, checkMeshTls, MAX_HOST_BYTES, MESH_DEFAULTS, meshOptionName,
-  type MeshTlsOptions, type ResolvedMeshOptions,
-} from './options.js';
+import type { Milliseconds } from '../config.js';
+import { computeProof, NONCE_BYTES, REASON_AUTH_FAILED, REASON_NEEDS_SECRET, refusalReason, verifyProof } from './auth.js';
+import { MESH_DEFAULTS, type ResolvedMeshOptions } from './options.js';
 import {
   TransportError,
   type FrameHandler,
@@ -56,7 +45,14 @@ import {
   type Transport,
   type TransportStats,
 } from './transport.js';
-import { decodeFrame, encodeFrame, MAX_FRAME_BYTES, MAX_NODE_ID_BYTES, MessageType, type HelloBody, type MeshFrame } from './wire.js';
+import { decodeFrame, encodeFrame, MAX_FRAME_BYTES, MessageType, type HelloBody, type MeshFrame } from './wire.js';
+import { Connection } from './ws-connection.js';
+import {
+  fillOptions, resolvedTransportOptions, type FilledOptions, type WsTransportIdentity, type WsTransportOptions,
+} from './ws-options.js';
+
+export { CORK_MAX_FRAME_BYTES } from './ws-connection.js';
+export { kRemoteAddressOf, type WsTransportIdentity, type WsTransportOptions, type WsTransportTls } from './ws-options.js';
 
 /** The HTTP path the mesh endpoint answers on (`ws://host:port/mesh`). */
 export const MESH_PATH = '/mesh';
@@ -64,8 +60,6 @@ export const MESH_PATH = '/mesh';
 export const DEFAULT_MESH_PORT: number = MESH_DEFAULTS.port;
 /** How long `close()` waits for peers to answer the close handshake before cutting their sockets. */
 export const CLOSE_GRACE_MS: Milliseconds = 1000;
-/** Frames at least this large are written at once rather than corked until the end of the tick. */
-export const CORK_MAX_FRAME_BYTES = 64 * 1024;
 
 /** Close reason for a Hello that carries our own node id (a node dialled itself, e.g. as a seed). */
 export const REASON_SELF = 'meshcache: connected to itself';
@@ -85,83 +79,9 @@ const WsClose = {
 } as const;
 
 const EMPTY = new Uint8Array(0);
-const U64_MAX = (1n << 64n) - 1n;
 const U32_MAX = 0xffff_ffff;
 /** Longest delay a Node timer takes (a longer one fires at once). */
 const MAX_TIMER_MS: Milliseconds = 2 ** 31 - 1;
-
-/** TLS files for the mesh (paths, read once when the transport is created). */
-export type WsTransportTls = MeshTlsOptions;
-
-/**
- * For tests only: a function that stands in for the socket's remote address in the admission
- * policy, so that the refusal of a non-loopback peer can be exercised without a second host.
- */
-export const kRemoteAddressOf: unique symbol = Symbol('meshcache.ws-transport.remoteAddressOf');
-
-/**
- * Options of `WsTransport`. Every field is checked by the same function `resolveMeshOptions` uses
- * for it (options.ts); a mistake throws TypeError or RangeError. Defaults come from MESH_DEFAULTS.
- */
-export interface WsTransportOptions {
-  /** This node's id (1 to MAX_NODE_ID_BYTES UTF-8 bytes), sent in Hello and proven by the handshake. */
-  nodeId: string;
-  /**
-   * Interface to listen on. `0.0.0.0` / `::` listen everywhere, which without a `secret` still
-   * admits loopback peers only.
-   * @default '127.0.0.1'
-   */
-  host?: string;
-  /** Port to listen on; 0 picks a free one (read it back from `address`). @default MESH_DEFAULTS.port (7380) */
-  port?: number;
-  /**
-   * Host that goes into `address`, the `host:port` peers dial. Set it when `host` is a wildcard or
-   * peers see this node under another name (NAT, containers).
-   * @default host, or '127.0.0.1' when host is '0.0.0.0' or '::'
-   */
-  advertiseHost?: string;
-  /**
-   * Shared secret (≥ MIN_SECRET_BYTES; a string counts as UTF-8) every node of the mesh proves
-   * with HMAC-SHA256; it never goes on the wire. null: no authentication, loopback peers only.
-   * @default null
-   */
-  secret?: string | Buffer | null;
-  /** Serve https/wss with these files and dial peers over wss://. null: plain ws. @default null */
-  tls?: WsTransportTls | null;
-  /**
-   * Time a connection has, from accept (or from dialling), to finish the handshake. Shorter frees
-   * slots held by silent peers sooner; too short fails over slow links. At most 60000.
-   * @default MESH_DEFAULTS.handshakeTimeoutMs (2000)
-   */
-  handshakeTimeoutMs?: Milliseconds;
-  /**
-   * Bytes that may queue to one peer before `send`/`request` to it reject with
-   * ERR_MESH_BACKPRESSURE. A frame is always accepted onto an empty queue, so one frame larger than
-   * this still goes. Bounds the memory a slow peer can pin. @default MESH_DEFAULTS.maxBufferedBytes (64 MiB)
-   */
-  maxBufferedBytes?: Bytes;
-  /** Initial incarnation (membership bumps `incarnation` later). @default 0n */
-  incarnation?: bigint;
-  /** Called when a peer is refused or fails authentication (`remote` is `ip:port` or the address dialled). */
-  onRefused?: (remote: string, reason: string) => void;
-  /** @internal For tests only; see kRemoteAddressOf. */
-  [kRemoteAddressOf]?: (req: IncomingMessage) => string | undefined;
-}
-
-/** `WsTransportOptions` with every default filled in and the TLS files read. */
-interface FilledOptions {
-  nodeId: string;
-  host: string;
-  port: number;
-  advertiseHost: string;
-  secret: Buffer | null;
-  tls: { cert: Buffer; key: Buffer; ca: Buffer | undefined } | null;
-  handshakeTimeoutMs: Milliseconds;
-  maxBufferedBytes: Bytes;
-  incarnation: bigint;
-  onRefused: ((remote: string, reason: string) => void) | null;
-  remoteAddressOf: ((req: IncomingMessage) => string | undefined) | null;
-}
 
 /** `TransportStats` plus the counters particular to this transport. */
 export interface WsTransportStats extends TransportStats {
@@ -173,139 +93,9 @@ export interface WsTransportStats extends TransportStats {
   handlerErrors: number;
 }
 
-function readTlsFile(name: string, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new Error(`${meshOptionName(name)}: cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
 /** `host:port`, with an IPv6 host in brackets. */
 function joinHostPort(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** The options once checked, before the derived parts (advertised host, secret bytes, TLS files). */
-interface CheckedOptions {
-  nodeId: string;
-  host: string;
-  port: number;
-  advertiseHost: string | null;
-  secret: string | Buffer | null;
-  tls: MeshTlsOptions | null;
-  handshakeTimeoutMs: Milliseconds;
-  maxBufferedBytes: Bytes;
-  incarnation: bigint;
-  onRefused: ((remote: string, reason: string) => void) | null;
-  remoteAddressOf: ((req: IncomingMessage) => string | undefined) | null;
-}
-
-/** Checked options → filled ones: derives the advertised host, copies the secret, reads the TLS files. */
-function complete(c: CheckedOptions): FilledOptions {
-  const wildcard = c.host === '0.0.0.0' || c.host === '::';
-  return {
-    ...c,
-    advertiseHost: c.advertiseHost ?? (wildcard ? '127.0.0.1' : c.host),
-    // A private copy: the caller may reuse its Buffer.
-    secret: c.secret === null ? null : Buffer.from(secretBytes(c.secret)),
-    tls: c.tls === null ? null : {
-      cert: readTlsFile('tls.cert', c.tls.cert),
-      key: readTlsFile('tls.key', c.tls.key),
-      ca: c.tls.ca === undefined ? undefined : readTlsFile('tls.ca', c.tls.ca),
-    },
-  };
-}
-
-/**
- * Validates `options` with options.ts's field checks and fills in the defaults from MESH_DEFAULTS
- * (reads the TLS files). Throws TypeError/RangeError.
- */
-function fillOptions(options: WsTransportOptions): FilledOptions {
-  if (typeof options !== 'object' || options === null) throw typeError('ERR_INVALID_OPTION', 'options.mesh must be an object');
-  let incarnation = 0n;
-  if (options.incarnation !== undefined) {
-    if (typeof options.incarnation !== 'bigint') throw typeError('ERR_INVALID_OPTION', `${meshOptionName('incarnation')} must be a bigint`);
-    if (options.incarnation < 0n || options.incarnation > U64_MAX) throw rangeError('ERR_INVALID_OPTION', `${meshOptionName('incarnation')} must be from 0 to 2^64-1`);
-    incarnation = options.incarnation;
-  }
-  if (options.onRefused !== undefined && typeof options.onRefused !== 'function') {
-    throw typeError('ERR_INVALID_OPTION', `${meshOptionName('onRefused')} must be a function`);
-  }
-  const remoteAddressOf = options[kRemoteAddressOf];
-  if (remoteAddressOf !== undefined && typeof remoteAddressOf !== 'function') throw new TypeError('options[kRemoteAddressOf] must be a function');
-  return complete({
-    nodeId: checkMeshText('nodeId', options.nodeId, MAX_NODE_ID_BYTES),
-    // Hosts leave room for brackets and ':65535' within the wire's address cap (the host may become the address).
-    host: options.host === undefined ? MESH_DEFAULTS.host : checkMeshText('host', options.host, MAX_HOST_BYTES),
-    port: checkMeshInteger('port', options.port),
-    advertiseHost: options.advertiseHost === undefined ? null : checkMeshText('advertiseHost', options.advertiseHost, MAX_HOST_BYTES),
-    secret: checkMeshSecret(options.secret),
-    tls: checkMeshTls(options.tls),
-    handshakeTimeoutMs: checkMeshInteger('handshakeTimeoutMs', options.handshakeTimeoutMs),
-    maxBufferedBytes: checkMeshInteger('maxBufferedBytes', options.maxBufferedBytes),
-    incarnation,
-    onRefused: options.onRefused ?? null,
-    remoteAddressOf: remoteAddressOf ?? null,
-  });
-}
-
-/** Carries options `fromResolved` has already filled past the constructor's checks. */
-const kFilled: unique symbol = Symbol('meshcache.ws-transport.filled');
-
-/** What a mesh node gives `WsTransport.fromResolved` besides its resolved options. */
-export interface WsTransportIdentity {
-  /** The node's id (the resolved `nodeId`, or the one the node made up). */
-  nodeId: string;
-  /** The first incarnation. */
-  incarnation: bigint;
-  /** See WsTransportOptions.onRefused. */
-  onRefused?: (remote: string, reason: string) => void;
-}
-
-/** A request waiting for its reply (both settle it once and clear its timeout). */
-interface Pending {
-  resolve: (frame: MeshFrame) => void;
-  reject: (err: TransportError) => void;
-}
-
-/** Where a connection is in its life. */
-type Stage =
-  | 'challenge' // client: waiting for AuthChallenge; server: AuthChallenge sent, waiting for Hello
-  | 'ack' // client: Hello sent, waiting for HelloAck
-  | 'open' // authenticated: frames flow
-  | 'closed'; // closed or closing: nothing more is read or written
-
-/** One WebSocket to or from a peer. */
-class Connection {
-  stage: Stage = 'challenge';
-  /** The authenticated peer, set when the handshake completes. */
-  peer: PeerInfo | null = null;
-  /** This side's nonce (server: the challenge; client: the Hello's). */
-  ownNonce: Buffer = createNonce();
-  /** The other side's nonce (client only: the server's challenge). */
-  peerNonce: Buffer | null = null;
-  /** The handshake deadline, until the handshake completes. */
-  timer: NodeJS.Timeout | null = null;
-  /** The last socket or TLS error, reported when the connection then closes. */
-  lastError: Error | null = null;
-  /** Outgoing only: requests in flight, by requestId. */
-  readonly pending = new Map<number, Pending>();
-  /** The socket is corked until the end of this tick (see WsTransport.#cork). */
-  corked = false;
-  /** Frame bytes written while corked this tick. */
-  corkedBytes = 0;
-  /** Which cork the pending end-of-tick uncork belongs to. */
-  corkGeneration = 0;
-  /** Outgoing only: settles the dial once the handshake completes or fails. */
-  dial: { resolve: (c: Connection) => void; reject: (err: TransportError) => void } | null = null;
-
-  constructor(
-    readonly ws: WebSocket,
-    readonly outgoing: boolean,
-    /** For messages: the address dialled, or the peer's `ip:port`. */
-    readonly remote: string,
-  ) {}
 }
 
 /** The mesh transport over WebSocket; see the file comment for the protocol. */
@@ -335,10 +125,12 @@ export class WsTransport implements Transport {
     requestTimeouts: 0, droppedFrames: 0, droppedReplies: 0, handlerErrors: 0,
   };
 
-  /** Validates `options` (TypeError / RangeError) and reads the TLS files; listens on `start()`. */
-  /** A transport from `options`, each checked (TypeError / RangeError) and defaulted from MESH_DEFAULTS. */
+  /**
+   * A transport from `options`, each checked (TypeError / RangeError) and defaulted from
+   * MESH_DEFAULTS (ws-options.ts); reads the TLS files. Listens on `start()`.
+   */
   constructor(options: WsTransportOptions) {
-    this.#o = (options as { [kFilled]?: FilledOptions } | null)?.[kFilled] ?? fillOptions(options);
+    this.#o = fillOptions(options);
     this.nodeId = this.#o.nodeId;
     this.incarnation = this.#o.incarnation;
     this.#port = this.#o.port;
@@ -349,20 +141,7 @@ export class WsTransport implements Transport {
    * validated twice; only the derived parts are filled (advertised host, secret copy, TLS files).
    */
   static fromResolved(mesh: ResolvedMeshOptions, identity: WsTransportIdentity): WsTransport {
-    const filled = complete({
-      nodeId: identity.nodeId,
-      host: mesh.host,
-      port: mesh.port,
-      advertiseHost: mesh.advertiseHost,
-      secret: mesh.secret,
-      tls: mesh.tls,
-      handshakeTimeoutMs: MESH_DEFAULTS.handshakeTimeoutMs,
-      maxBufferedBytes: MESH_DEFAULTS.maxBufferedBytes,
-      incarnation: identity.incarnation,
-      onRefused: identity.onRefused ?? null,
-      remoteAddressOf: null,
-    });
-    return new WsTransport({ nodeId: identity.nodeId, [kFilled]: filled } as WsTransportOptions);
+    return new WsTransport(resolvedTransportOptions(mesh, identity));
   }
 
   /** `advertiseHost:port`; with port 0, empty until `start()` has bound a port. */
@@ -642,40 +421,6 @@ export class WsTransport implements Transport {
   }
 
   /**
-   * Corks the connection's socket until the current tick's work (promise continuations included)
-   * is done, so the frames sent meanwhile — a pipeline's forwarded commands, a burst of replies —
-   * leave in one write instead of one syscall each (profiling showed those writes as the largest
-   * cost of forwarding). `_socket` is ws's own field for the underlying socket.
-   */
-  #cork(conn: Connection, bytes: number): void {
-    const socket = (conn.ws as unknown as { _socket?: { cork?: () => void; uncork?: () => void } })._socket;
-    if (typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') return;
-    if (bytes >= CORK_MAX_FRAME_BYTES) {
-      // A large frame goes out at once (after what is corked), so bufferedAmount shows it.
-      if (conn.corked) {
-        conn.corked = false;
-        conn.corkedBytes = 0;
-        socket.uncork();
-      }
-      return;
-    }
-    if (!conn.corked) {
-      socket.cork();
-      conn.corked = true;
-      const generation = ++conn.corkGeneration;
-      process.nextTick(() => {
-        if (conn.corkGeneration === generation) {
-          conn.corked = false;
-          conn.corkedBytes = 0;
-        }
-        socket.uncork!();
-      });
-    }
-    // ws adds a frame header of at most 14 bytes (8-byte length, client mask) to each message.
-    conn.corkedBytes += bytes + 14;
-  }
-
-  /**
    * Queues encoded bytes on an open connection. Returns ERR_MESH_BACKPRESSURE (without writing)
    * when the queue is not empty and the frame would take it past maxBufferedBytes.
    */
@@ -684,11 +429,11 @@ export class WsTransport implements Transport {
       return new TransportError('ERR_MESH_CLOSED', `connection to ${conn.remote} closed`);
     }
     // Small frames corked during this tick are not a queue yet: they leave at the end of the tick.
-    const queued = conn.ws.bufferedAmount - (conn.corked ? conn.corkedBytes : 0);
+    const queued = conn.queuedBytes();
     if (queued > 0 && queued + bytes.length > this.#o.maxBufferedBytes) {
       return new TransportError('ERR_MESH_BACKPRESSURE', `${queued} bytes already queued to ${conn.remote}; ${bytes.length} more would pass maxBufferedBytes (${this.#o.maxBufferedBytes})`);
     }
-    this.#cork(conn, bytes.length);
+    conn.cork(bytes.length);
     conn.ws.send(bytes, { binary: true });
     this.#stats.framesSent++;
     this.#stats.bytesSent += bytes.length;
