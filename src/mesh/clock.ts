@@ -4,6 +4,7 @@
  * wall-clock windows; `REAL_CLOCK` (performance.now and unref'd Node timers) otherwise.
  */
 import type { Milliseconds } from '../config.js';
+import { typeError } from '../errors.js';
 
 /** A timer a `Clock` armed; only that clock's `clearTimeout` understands it. */
 export type ClockTimer = unknown;
@@ -24,3 +25,13 @@ export const REAL_CLOCK: Clock = Object.freeze({
   setTimeout: (fn: () => void, delayMs: Milliseconds): ClockTimer => setTimeout(fn, delayMs).unref(),
   clearTimeout: (timer: ClockTimer) => clearTimeout(timer as NodeJS.Timeout | undefined),
 });
+
+/** Checks an optional `clock` option (`name` for the message); REAL_CLOCK when it is undefined. */
+export function checkClock(clock: unknown, name = 'options.mesh.clock'): Clock {
+  if (clock === undefined) return REAL_CLOCK;
+  const c = clock as Partial<Clock> | null;
+  if (c === null || typeof c !== 'object' || typeof c.now !== 'function' || typeof c.setTimeout !== 'function' || typeof c.clearTimeout !== 'function') {
+    throw typeError('ERR_INVALID_OPTION', `${name} must have now(), setTimeout() and clearTimeout()`);
+  }
+  return c as Clock;
+}

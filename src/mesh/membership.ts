@@ -34,7 +34,7 @@
 import { rangeError, typeError } from '../errors.js';
 import type { Bytes, Milliseconds } from '../config.js';
 import { Awareness } from './awareness.js';
-import { REAL_CLOCK, type Clock, type ClockTimer } from './clock.js';
+import { checkClock, type Clock, type ClockTimer } from './clock.js';
 import { MEMBERSHIP_PRESETS, type MembershipConfig, type MembershipPresetName } from './presets.js';
 import { Suspicion, suspicionMinTimeoutMs } from './suspicion.js';
 import { TransportError, type OutgoingFrame, type PeerInfo, type Transport } from './transport.js';
@@ -203,10 +203,7 @@ export function resolveMembershipOptions(options: MembershipOptions): ResolvedMe
   }
   const now = options.now ?? Date.now;
   if (typeof now !== 'function') throw typeError('ERR_INVALID_OPTION', 'options.mesh.now must be a function returning ms since the epoch');
-  const clock = options.clock === undefined ? REAL_CLOCK : options.clock;
-  if (clock === null || typeof clock !== 'object' || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
-    throw typeError('ERR_INVALID_OPTION', 'options.mesh.clock must have now(), setTimeout() and clearTimeout()');
-  }
+  const clock = checkClock(options.clock);
   return { ...config, preset, logger, now, clock };
 }
 

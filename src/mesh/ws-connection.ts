@@ -9,6 +9,7 @@
  */
 import type { WebSocket } from 'ws';
 import { createNonce } from './auth.js';
+import type { ClockTimer } from './clock.js';
 import type { PeerInfo, TransportError } from './transport.js';
 import type { MeshFrame } from './wire.js';
 
@@ -41,7 +42,8 @@ export class Connection {
   /** The other side's nonce (client only: the server's challenge). */
   peerNonce: Buffer | null = null;
   /** The handshake deadline, until the handshake completes. */
-  timer: NodeJS.Timeout | null = null;
+  /** The handshake deadline (the transport's clock's timer) until the handshake ends. */
+  timer: ClockTimer | null = null;
   /** The last socket or TLS error, reported when the connection then closes. */
   lastError: Error | null = null;
   /** Outgoing only: requests in flight, by requestId. */

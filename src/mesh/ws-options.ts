@@ -13,6 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Bytes, Milliseconds } from '../config.js';
 import { rangeError, typeError } from '../errors.js';
 import { secretBytes } from './auth.js';
+import { checkClock, REAL_CLOCK, type Clock } from './clock.js';
 import {
   checkMeshHost, checkMeshInteger, checkMeshNodeId, checkMeshSecret, checkMeshTls, MESH_DEFAULTS, meshOptionName,
   type MeshTlsOptions, type ResolvedMeshOptions,
@@ -72,6 +73,11 @@ export interface WsTransportOptions {
   maxBufferedBytes?: Bytes;
   /** Initial incarnation (membership bumps `incarnation` later). @default 0n */
   incarnation?: bigint;
+  /**
+   * Timers for request and handshake timeouts (tests inject test/helpers/fake-clock.ts to assert
+   * exact deadlines). @default REAL_CLOCK
+   */
+  clock?: Clock;
   /** Called when a peer is refused or fails authentication (`remote` is `ip:port` or the address dialled). */
   onRefused?: (remote: string, reason: string) => void;
   /** @internal For tests only; see kRemoteAddressOf. */
@@ -91,6 +97,7 @@ export interface FilledOptions {
   incarnation: bigint;
   onRefused: ((remote: string, reason: string) => void) | null;
   remoteAddressOf: ((req: IncomingMessage) => string | undefined) | null;
+  clock: Clock;
 }
 
 /** Carries options `resolvedTransportOptions` has already filled past `fillOptions`'s checks. */
@@ -117,6 +124,7 @@ interface CheckedOptions {
   incarnation: bigint;
   onRefused: ((remote: string, reason: string) => void) | null;
   remoteAddressOf: ((req: IncomingMessage) => string | undefined) | null;
+  clock: Clock;
 }
 
 /** Checked options → filled ones: derives the advertised host, copies the secret, reads the TLS files. */
@@ -167,6 +175,7 @@ export function fillOptions(options: WsTransportOptions): FilledOptions {
     incarnation,
     onRefused: options.onRefused ?? null,
     remoteAddressOf: remoteAddressOf ?? null,
+    clock: checkClock(options.clock, meshOptionName('clock')),
   });
 }
 
@@ -198,6 +207,7 @@ export function resolvedTransportOptions(mesh: ResolvedMeshOptions, identity: Ws
     incarnation: identity.incarnation,
     onRefused: identity.onRefused ?? null,
     remoteAddressOf: null,
+    clock: REAL_CLOCK,
   });
   return { nodeId: identity.nodeId, [kFilled]: filled } as WsTransportOptions;
 }

@@ -223,11 +223,11 @@ export class WsTransport implements Transport {
       const done = (): boolean => {
         if (settled) return false;
         settled = true;
-        clearTimeout(timer);
+        this.#o.clock.clearTimeout(timer);
         conn?.pending.delete(requestId);
         return true;
       };
-      const timer = setTimeout(() => {
+      const timer = this.#o.clock.setTimeout(() => {
         if (!done()) return;
         this.#stats.requestTimeouts++;
         reject(new TransportError('ERR_MESH_TIMEOUT', `no reply from ${address} within ${timeoutMs} ms`));
@@ -320,7 +320,7 @@ export class WsTransport implements Transport {
     const ready = new Promise<Connection>((resolve, reject) => { conn.dial = { resolve, reject }; });
     this.#outgoing.set(address, { conn, ready });
     this.#attach(conn);
-    conn.timer = setTimeout(() => {
+    conn.timer = this.#o.clock.setTimeout(() => {
       this.#shut(conn, WsClose.PolicyViolation, REASON_HANDSHAKE_TIMEOUT,
         new TransportError('ERR_MESH_CONNECT', `connecting to ${address} timed out after ${this.#o.handshakeTimeoutMs} ms`));
     }, this.#o.handshakeTimeoutMs);
@@ -341,7 +341,7 @@ export class WsTransport implements Transport {
       this.#refuse(conn, refusal);
       return;
     }
-    conn.timer = setTimeout(() => this.#refuse(conn, REASON_HANDSHAKE_TIMEOUT), this.#o.handshakeTimeoutMs);
+    conn.timer = this.#o.clock.setTimeout(() => this.#refuse(conn, REASON_HANDSHAKE_TIMEOUT), this.#o.handshakeTimeoutMs);
     this.#write(conn, encodeFrame({ type: MessageType.AuthChallenge, body: { nonce: conn.ownNonce } }));
   }
 
@@ -389,7 +389,7 @@ export class WsTransport implements Transport {
     if (conn.stage === 'closed') return;
     const wasOpen = conn.stage === 'open';
     conn.stage = 'closed';
-    if (conn.timer !== null) clearTimeout(conn.timer);
+    if (conn.timer !== null) this.#o.clock.clearTimeout(conn.timer);
     conn.timer = null;
     this.#connections.delete(conn);
     if (conn.outgoing && this.#outgoing.get(conn.remote)?.conn === conn) this.#outgoing.delete(conn.remote);
@@ -560,7 +560,7 @@ export class WsTransport implements Transport {
 
   /** The handshake is done: the connection carries frames from now on. */
   #open(conn: Connection, hello: HelloBody): void {
-    if (conn.timer !== null) clearTimeout(conn.timer);
+    if (conn.timer !== null) this.#o.clock.clearTimeout(conn.timer);
     conn.timer = null;
     conn.stage = 'open';
     conn.peer = { nodeId: hello.nodeId, address: hello.address, incarnation: hello.incarnation };

@@ -16,6 +16,15 @@ import {
   type WsTransportOptions,
 } from '../../src/mesh/ws-transport.js';
 import { sleep, waitFor } from '../helpers/wait.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+
+/** Whether `p` has settled by the time pending I/O callbacks and microtasks have run. */
+async function settledYet(p: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  p.then(() => { settled = true; }, () => { settled = true; });
+  await new Promise((r) => setImmediate(r));
+  return settled;
+}
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/mesh-tls/', import.meta.url));
 const TLS = { cert: `${FIXTURES}cert.pem`, key: `${FIXTURES}key.pem` };
@@ -368,15 +377,18 @@ auth('a secret-less server on 0.0.0.0 refuses a peer dialling it over a real non
   assert.is((await d.request(`${ip}:${Number(c.address.split(':')[1])}`, ping(), 2000)).type, MessageType.Ack);
 }));
 
-auth(`a peer that does not finish the handshake is closed after handshakeTimeoutMs (150 ms) and counted`, bounded(async () => {
+auth(`a peer that does not finish the handshake is closed at handshakeTimeoutMs (150 ms), not before, and counted`, bounded(async () => {
   const refused: string[] = [];
-  const a = await started({ nodeId: 'node-a', handshakeTimeoutMs: 150, onRefused: (_r, reason) => refused.push(reason) });
+  const clock = new FakeClock();
+  const a = await started({ nodeId: 'node-a', handshakeTimeoutMs: 150, clock, onRefused: (_r, reason) => refused.push(reason) });
   const raw = await RawPeer.connect(a.address);
-  const t0 = Date.now();
+  await waitFor(() => clock.pending > 0, { timeoutMs: WAIT_MS, what: 'the handshake deadline to be armed' });
+  clock.advance(149);
+  assert.equal(refused, [], 'still open 1 ms before the deadline');
+  clock.advance(1);
+  assert.equal(refused, [REASON_HANDSHAKE_TIMEOUT]);
   const closed = await raw.closed;
-  const ms = Date.now() - t0;
   assert.equal(closed, { code: 1008, reason: REASON_HANDSHAKE_TIMEOUT });
-  assert.ok(ms >= 100 && ms < 1000, `closed after ${ms} ms`);
   assert.is((await raw.frame(0)).type, MessageType.AuthChallenge);
   assert.is(a.stats().authFailures, 1);
   assert.equal(refused, [REASON_HANDSHAKE_TIMEOUT]);
@@ -479,33 +491,42 @@ failures('a request with no reply rejects ERR_MESH_TIMEOUT after its 200 ms time
   a.onFrame((frame, _from, reply) => {
     if (frame.type === MessageType.Ping && frame.body.target === 'answer') reply({ type: MessageType.Ack, body: { nodeId: 'node-a', gossip: [] } });
   });
-  const b = await started({ nodeId: 'node-b' });
-  const t0 = Date.now();
-  const err = await rejection(b.request(a.address, ping('silence'), 200));
-  const ms = Date.now() - t0;
+  const clock = new FakeClock();
+  const b = await started({ nodeId: 'node-b', clock });
+  const framesBefore = a.stats().framesReceived;
+  const pending = b.request(a.address, ping('silence'), 200);
+  await waitFor(() => a.stats().framesReceived > framesBefore, { timeoutMs: WAIT_MS, what: 'the request to reach node-a' });
+  clock.advance(199);
+  assert.not.ok(await settledYet(pending), 'no timeout 1 ms before it is due');
+  clock.advance(1);
+  const err = await rejection(pending);
   assert.is(err.code, 'ERR_MESH_TIMEOUT');
-  assert.ok(ms >= 190 && ms < 1000, `took ${ms} ms`);
   assert.is(b.stats().requestTimeouts, 1);
   assert.is((await b.request(a.address, ping('answer'), 2000)).type, MessageType.Ack);
 }));
 
 failures('the request timeout includes connecting: a peer hung before the upgrade gives ERR_MESH_TIMEOUT at 300 ms', bounded(async () => {
   const { port } = await silentServer();
-  const b = await started({ nodeId: 'node-b', handshakeTimeoutMs: 5000 });
-  const t0 = Date.now();
-  const err = await rejection(b.request(`127.0.0.1:${port}`, ping(), 300));
-  const ms = Date.now() - t0;
+  const clock = new FakeClock();
+  const b = await started({ nodeId: 'node-b', handshakeTimeoutMs: 5000, clock });
+  const pending = b.request(`127.0.0.1:${port}`, ping(), 300);
+  clock.advance(299);
+  assert.not.ok(await settledYet(pending), 'no timeout 1 ms before it is due');
+  clock.advance(1);
+  const err = await rejection(pending);
   assert.is(err.code, 'ERR_MESH_TIMEOUT');
-  assert.ok(ms >= 290 && ms < 1500, `took ${ms} ms`);
 }));
 
 failures('a dial whose handshake does not finish in handshakeTimeoutMs (200 ms) rejects ERR_MESH_CONNECT', bounded(async () => {
   const { port } = await silentServer();
-  const b = await started({ nodeId: 'node-b', handshakeTimeoutMs: 200 });
-  const t0 = Date.now();
-  const err = await rejection(b.request(`127.0.0.1:${port}`, ping(), 5000));
+  const clock = new FakeClock();
+  const b = await started({ nodeId: 'node-b', handshakeTimeoutMs: 200, clock });
+  const pending = b.request(`127.0.0.1:${port}`, ping(), 5000);
+  clock.advance(199);
+  assert.not.ok(await settledYet(pending), 'still dialling 1 ms before the handshake deadline');
+  clock.advance(1);
+  const err = await rejection(pending);
   assert.is(err.code, 'ERR_MESH_CONNECT');
-  assert.ok(Date.now() - t0 < 1500);
 }));
 
 failures('pending requests reject ERR_MESH_CLOSED when the peer closes, and onPeerDisconnect fires on the client', bounded(async () => {
@@ -710,6 +731,11 @@ options('incarnation must be a bigint from 0 to 2^64-1', () => {
   throwsWith({ nodeId: 'n', incarnation: 1n << 64n }, RangeError, 'options.mesh.incarnation must be from 0 to 2^64-1');
 });
 options('onRefused must be a function', () => throwsWith({ nodeId: 'n', onRefused: 'log' }, TypeError, 'options.mesh.onRefused must be a function'));
+options('clock must have now(), setTimeout() and clearTimeout()', () => {
+  for (const clock of [null, 1, {}, { now: () => 0, setTimeout: () => 0 }]) {
+    throwsWith({ nodeId: 'n', clock }, TypeError, 'options.mesh.clock must have now(), setTimeout() and clearTimeout()');
+  }
+});
 
 options('send/request throw at once for a bad address, timeout or frame', () => {
   const t = transport({ nodeId: 'n' });
