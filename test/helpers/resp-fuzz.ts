@@ -5,7 +5,7 @@
  * garbage), and an in-process parse of an input as the server's parser would see it.
  */
 import { RespParser } from '../../src/resp/parser.js';
-import { encode } from './resp-client.js';
+import { RespClient, decodeReply, encode, type Reply } from './resp-client.js';
 import { prng } from './prng.js';
 
 /** The server's caps, lowered so that random input reaches every one of them. */
@@ -142,4 +142,61 @@ export function parseLocally(chunks: Buffer[]): { commands: Buffer[][]; error: s
 export function isClean(input: Buffer): boolean {
   const r = parseLocally([input]);
   return r.error === null && r.buffered === 0 && !r.commands.some((c) => c[0].toString('latin1').toLowerCase() === 'quit');
+}
+
+/**
+ * Hands out `total` fuzz inputs in batches for one connection each: clean inputs (which leave the
+ * parser between requests) are pipelined up to 32 at a time, and a batch ends after the first
+ * input that may break the connection.
+ */
+export class FuzzBatches {
+  sent = 0;
+  constructor(readonly gen: Gen, readonly total: number) {}
+
+  next(): Buffer[] | null {
+    if (this.sent >= this.total) return null;
+    const batch: Buffer[] = [];
+    while (this.sent < this.total && batch.length < 32) {
+      const input = this.gen.input();
+      batch.push(input);
+      this.sent++;
+      if (!isClean(input)) break;
+    }
+    return batch;
+  }
+}
+
+/** What a server did with one fuzz batch. */
+export interface FuzzBatchOutcome {
+  /** The server closed the connection within the bound after our side ended. */
+  closed: boolean;
+  /** Every complete RESP reply received, in order. */
+  replies: Reply[];
+  /** Bytes after the last complete reply (a partial reply), or null when there were none. */
+  partial: Buffer | null;
+}
+
+/** Sends `batch` on a fresh connection to `port`, ends our side, and collects what comes back. */
+export async function sendFuzzBatch(port: number, batch: Buffer[], closeWithinMs: number): Promise<FuzzBatchOutcome> {
+  const c = await RespClient.connect(port);
+  c.decode = false;
+  const received: Buffer[] = [];
+  c.socket.on('data', (d: Buffer) => received.push(d));
+  c.write(Buffer.concat(batch));
+  c.socket.end();
+  const closed = await c.closedWithin(closeWithinMs);
+  if (!closed) c.destroy();
+  const out = Buffer.concat(received);
+  const replies: Reply[] = [];
+  let pos = 0;
+  for (let r = decodeReply(out, pos); r !== undefined; r = decodeReply(out, pos)) {
+    replies.push(r[0]);
+    pos = r[1];
+  }
+  return { closed, replies, partial: pos === out.length ? null : out.subarray(pos) };
+}
+
+/** The text of an error reply, or null for any other reply. */
+export function errorText(r: Reply | undefined): string | null {
+  return typeof r === 'object' && r !== null && 'message' in r ? (r as { message: string }).message : null;
 }

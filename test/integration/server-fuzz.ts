@@ -12,8 +12,8 @@ import { performance } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MeshProc } from '../helpers/mesh-proc.js';
-import { RespClient, decodeReply, encode, type Reply } from '../helpers/resp-client.js';
-import { Gen, isClean } from '../helpers/resp-fuzz.js';
+import { RespClient } from '../helpers/resp-client.js';
+import { FuzzBatches, Gen, errorText, sendFuzzBatch } from '../helpers/resp-fuzz.js';
 import { sleep, pollUntil } from '../helpers/wait.js';
 
 export interface ServerFuzzOptions {
@@ -47,10 +47,6 @@ export interface ServerFuzzResult {
 }
 
 const MAX_FAILURES_KEPT = 20;
-
-function isErrorReply(r: Reply | undefined): boolean {
-  return typeof r === 'object' && r !== null && 'message' in r;
-}
 
 /** Runs the fuzz against a fresh server process, which it always stops. */
 export async function runServerFuzz(o: ServerFuzzOptions): Promise<ServerFuzzResult> {
@@ -91,46 +87,20 @@ export async function runServerFuzz(o: ServerFuzzOptions): Promise<ServerFuzzRes
       return rounds;
     })();
 
-    const g = new Gen(o.seed);
-    let sent = 0;
+    const batches = new FuzzBatches(new Gen(o.seed), o.cases);
     let fuzzConnections = 0;
     let protocolErrorReplies = 0;
-    const nextBatch = (): Buffer[] | null => {
-      if (sent >= o.cases) return null;
-      const batch: Buffer[] = [];
-      while (sent < o.cases && batch.length < 32) {
-        const input = g.input();
-        batch.push(input);
-        sent++;
-        if (!isClean(input)) break;
-      }
-      return batch;
-    };
     let lastLog = performance.now();
     const worker = async () => {
-      for (let batch = nextBatch(); batch !== null && proc.alive; batch = nextBatch()) {
-        const f = await RespClient.connect(proc.port);
+      for (let batch = batches.next(); batch !== null && proc.alive; batch = batches.next()) {
         fuzzConnections++;
-        f.decode = false;
-        const received: Buffer[] = [];
-        f.socket.on('data', (d: Buffer) => received.push(d));
-        f.write(Buffer.concat(batch));
-        f.socket.end();
-        if (!(await f.closedWithin(hangMs))) {
-          fail(`a fuzz connection was still open ${hangMs} ms after its input ended: ${JSON.stringify(Buffer.concat(batch).toString('latin1').slice(0, 160))}`);
-          f.destroy();
-        }
-        const out = Buffer.concat(received);
-        let pos = 0;
-        let last: Reply | undefined;
-        for (let r = decodeReply(out, pos); r !== undefined; r = decodeReply(out, pos)) {
-          [last, pos] = r;
-          if (isErrorReply(last) && /Protocol error/.test((last as { message: string }).message)) protocolErrorReplies++;
-        }
-        if (pos !== out.length) fail(`a partial reply at the end: ${JSON.stringify(out.subarray(pos, pos + 80).toString('latin1'))}`);
+        const r = await sendFuzzBatch(proc.port, batch, hangMs);
+        if (!r.closed) fail(`a fuzz connection was still open ${hangMs} ms after its input ended: ${JSON.stringify(Buffer.concat(batch).toString('latin1').slice(0, 160))}`);
+        if (r.partial !== null) fail(`a partial reply at the end: ${JSON.stringify(r.partial.subarray(0, 80).toString('latin1'))}`);
+        protocolErrorReplies += r.replies.filter((x) => /Protocol error/.test(errorText(x) ?? '')).length;
         if (o.log !== undefined && performance.now() - lastLog > 5000) {
           lastLog = performance.now();
-          o.log(`  ${sent.toLocaleString('en')} cases, ${fuzzConnections.toLocaleString('en')} connections, RSS ${(proc.rssBytes() / 2 ** 20).toFixed(0)} MiB`);
+          o.log(`  ${batches.sent.toLocaleString('en')} cases, ${fuzzConnections.toLocaleString('en')} connections, RSS ${(proc.rssBytes() / 2 ** 20).toFixed(0)} MiB`);
         }
       }
     };
@@ -149,7 +119,7 @@ export async function runServerFuzz(o: ServerFuzzOptions): Promise<ServerFuzzRes
     if ((await c.call('PING')) !== 'PONG') fail('no PONG after the run');
     pings.sort((a, b) => a - b);
     return {
-      seed: o.seed, cases: sent, fuzzConnections, seconds: (performance.now() - started) / 1000,
+      seed: o.seed, cases: batches.sent, fuzzConnections, seconds: (performance.now() - started) / 1000,
       worstPingMs: pings.at(-1) ?? 0, p99PingMs: pings[Math.floor(pings.length * 0.99)] ?? 0, checkerRounds,
       rssBeforeBytes: rssBefore, rssPeakBytes: rssPeak, rssAfterBytes: rssAfter, protocolErrorReplies, failures,
       load: loadavg().map((l) => l.toFixed(2)).join(' '),

@@ -1,8 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MeshcacheServer } from '../../src/server/server.js';
-import { RespClient, decodeReply, encode, type Reply } from '../helpers/resp-client.js';
-import { Gen, LIMITS, isClean, isProtocolError, parseLocally } from '../helpers/resp-fuzz.js';
+import { RespClient, encode } from '../helpers/resp-client.js';
+import { FuzzBatches, Gen, LIMITS, errorText, isProtocolError, parseLocally, sendFuzzBatch } from '../helpers/resp-fuzz.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -72,44 +72,20 @@ fuzz(`${SOCKET_INPUTS.toLocaleString('en')} inputs over real connections (clean 
   })();
   const checkerDone = checker.then((rounds) => ({ rounds, e: null }), (e: unknown) => ({ rounds: 0, e }));
 
-  let sent = 0;
+  const batches = new FuzzBatches(g, SOCKET_INPUTS);
   let connections = 0;
   let closedByServer = 0;
   let errorReplies = 0;
-  const nextBatch = (): Buffer[] | null => {
-    if (sent >= SOCKET_INPUTS) return null;
-    const batch: Buffer[] = [];
-    while (sent < SOCKET_INPUTS && batch.length < 32) {
-      const input = g.input();
-      batch.push(input);
-      sent++;
-      if (!isClean(input)) break;
-    }
-    return batch;
-  };
   const worker = async () => {
-    for (let batch = nextBatch(); batch !== null; batch = nextBatch()) {
-      const c = await RespClient.connect(port);
+    for (let batch = batches.next(); batch !== null; batch = batches.next()) {
       connections++;
-      c.decode = false;
-      const received: Buffer[] = [];
-      c.socket.on('data', (d: Buffer) => received.push(d));
-      c.write(Buffer.concat(batch));
-      c.socket.end();
-      const closed = await c.closedWithin(10_000);
-      if (!closed) c.destroy();
-      assert.ok(closed, `a fuzz connection was still open 10 s after its input ended: ${JSON.stringify(Buffer.concat(batch).toString('latin1').slice(0, 200))}`);
+      const r = await sendFuzzBatch(port, batch, 10_000);
+      assert.ok(r.closed, `a fuzz connection was still open 10 s after its input ended: ${JSON.stringify(Buffer.concat(batch).toString('latin1').slice(0, 200))}`);
       // Whatever was sent, the replies decode as complete RESP values.
-      const out = Buffer.concat(received);
-      let pos = 0;
-      let last: Reply | undefined;
-      for (let r = decodeReply(out, pos); r !== undefined; r = decodeReply(out, pos)) {
-        last = r[0];
-        pos = r[1];
-        if (typeof last === 'object' && last !== null && 'message' in last) errorReplies++;
-      }
-      assert.is(pos, out.length, `a partial reply at the end: ${JSON.stringify(out.subarray(pos, pos + 80).toString('latin1'))}`);
-      if (last !== undefined && typeof last === 'object' && last !== null && 'message' in last && isProtocolError(last.message)) closedByServer++;
+      assert.is(r.partial, null, `a partial reply at the end: ${JSON.stringify(r.partial?.subarray(0, 80).toString('latin1'))}`);
+      errorReplies += r.replies.filter((x) => errorText(x) !== null).length;
+      const last = errorText(r.replies.at(-1));
+      if (last !== null && isProtocolError(last)) closedByServer++;
     }
   };
   const started = Date.now();
@@ -122,8 +98,8 @@ fuzz(`${SOCKET_INPUTS.toLocaleString('en')} inputs over real connections (clean 
     const { rounds, e } = await checkerDone;
     if (e !== null) throw e;
     const seconds = (Date.now() - started) / 1000;
-    console.log(`  ${sent} inputs over ${connections} connections in ${seconds.toFixed(1)} s; ${server.counters.protocolErrors} protocol errors, ${errorReplies} error replies, ${rounds} checker rounds`);
-    assert.is(sent, SOCKET_INPUTS);
+    console.log(`  ${batches.sent} inputs over ${connections} connections in ${seconds.toFixed(1)} s; ${server.counters.protocolErrors} protocol errors, ${errorReplies} error replies, ${rounds} checker rounds`);
+    assert.is(batches.sent, SOCKET_INPUTS);
     assert.ok(rounds >= 20, `the well-behaved client completed only ${rounds} rounds`);
     assert.ok(server.counters.protocolErrors > 0);
     assert.ok(closedByServer > 0);
