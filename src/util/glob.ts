@@ -104,8 +104,14 @@ export function compileGlob(pattern: string | Uint8Array): GlobMatcher {
       const from = bounds[s];
       const to = bounds[s + 1];
       const last = end - (to - from);
-      while (pos <= last && !segmentAt(key, pos, from, to)) pos++;
-      if (pos > last) return false;
+      // A segment that starts with a literal byte can only start where that byte is.
+      const first = kind[from] === LITERAL ? arg[from] : -1;
+      for (;;) {
+        if (first >= 0) while (pos <= last && key[pos] !== first) pos++;
+        if (pos > last) return false;
+        if (segmentAt(key, pos, from, to)) break;
+        pos++;
+      }
       pos += to - from;
     }
     return true;
