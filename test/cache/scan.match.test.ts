@@ -12,7 +12,7 @@ const scan = suite('cache.scan({ match })');
 /** Every key `cache.scan(options)` yields, sorted. */
 async function scanAll(cache: Cache, options: Parameters<Cache['scan']>[0]): Promise<string[]> {
   const out: string[] = [];
-  for await (const k of cache.scan(options)) out.push(Buffer.isBuffer(k) ? k.toString('hex') : k);
+  for await (const k of cache.scan(options)) out.push(typeof k === 'string' ? k : Buffer.from(k).toString('hex'));
   return out.sort();
 }
 
