@@ -60,7 +60,8 @@ interface Program {
 
 /**
  * Compiles `pattern` (a string is taken as its UTF-8 bytes) into a matcher of keys given as bytes.
- * Every pattern is valid: there is nothing to throw. Compile once, match many keys.
+ * No pattern is invalid (Redis gives every byte string a meaning); only a pattern of another type
+ * throws, a TypeError. Compile once, match many keys.
  */
 export function compileGlob(pattern: string | Uint8Array): GlobMatcher {
   if (typeof pattern !== 'string' && !(pattern instanceof Uint8Array)) {
