@@ -13,7 +13,7 @@ import { rangeError, typeError } from '../errors.js';
 import type { ShardPool } from '../shard/pool.js';
 import type { ScanReply } from '../shard/messages.js';
 import { batchKeys, compactShards, scanBatch, type ScanBatch } from '../shard/ops.js';
-import { globToRegExp } from '../util/glob.js';
+import { compileGlob, type GlobMatcher } from '../util/glob.js';
 import { kPool } from './internal.js';
 
 /** A cursor's shard part is its value divided by this. */
@@ -25,7 +25,12 @@ export const MAX_SCAN_COUNT = 1_000_000;
 
 /** Options for `scan`. */
 export interface ScanOptions {
-  /** Only keys matching this Redis-style glob (`*`, `?`, `[a-z]`, `\\` escapes). */
+  /**
+   * Only keys matching this Redis-style glob (`*`, `?`, `[a-z]`, `[^a]`, `\\` escapes), matched
+   * on the UTF-8 bytes of pattern and key as KEYS does: `?` and a class match one byte, so a
+   * non-ASCII character takes one `?` per byte. Time per key is bounded by pattern × key length.
+   * See docs/api.md, "Glob patterns".
+   */
   match?: string;
   /** Keys fetched per batch (a hint, as in Redis's SCAN COUNT), 1 to 1,000,000. @default 256 */
   count?: number;
@@ -104,7 +109,7 @@ async function ownerBatch(cache: ScanHost, shard: number, cursor: number, count:
 }
 
 /** Checks `scan`'s options, throwing TypeError / RangeError with the option's name. */
-function checkScanOptions(options: ScanOptions | undefined): { count: number; re: RegExp | null; asBuffer: boolean } {
+function checkScanOptions(options: ScanOptions | undefined): { count: number; match: GlobMatcher | null; asBuffer: boolean } {
   if (options !== undefined && (options === null || typeof options !== 'object')) throw typeError('ERR_INVALID_OPTION', 'options must be an object');
   const count = options?.count === undefined ? 256 : options.count;
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_SCAN_COUNT) {
@@ -114,7 +119,7 @@ function checkScanOptions(options: ScanOptions | undefined): { count: number; re
   if (options?.keys !== undefined && options.keys !== 'string' && options.keys !== 'buffer') {
     throw rangeError('ERR_INVALID_OPTION', "options.keys must be 'string' or 'buffer'");
   }
-  return { count, re: options?.match === undefined ? null : globToRegExp(options.match), asBuffer: options?.keys === 'buffer' };
+  return { count, match: options?.match === undefined ? null : compileGlob(options.match), asBuffer: options?.keys === 'buffer' };
 }
 
 /**
@@ -122,15 +127,14 @@ function checkScanOptions(options: ScanOptions | undefined): { count: number; re
  * workers, else here with the event loop running between batches.
  */
 export async function* scanKeys(cache: ScanHost, options?: ScanOptions): AsyncGenerator<string | Buffer, void, undefined> {
-  const { count, re, asBuffer } = checkScanOptions(options);
+  const { count, match, asBuffer } = checkScanOptions(options);
   for (let shard = 0; shard < cache.options.shards; shard++) {
     let cursor = 0;
     do {
       const batch = await ownerBatch(cache, shard, cursor, count);
       for (const key of batchKeys(batch)) {
-        const text = asBuffer && re === null ? '' : key.toString('utf8');
-        if (re !== null && !re.test(text)) continue;
-        yield asBuffer ? Buffer.from(key) : text;
+        if (match !== null && !match(key)) continue;
+        yield asBuffer ? Buffer.from(key) : key.toString('utf8');
       }
       cursor = batch.next;
     } while (cursor !== 0);

@@ -17,7 +17,7 @@
 import { command, ERR, parseInteger, word, type CommandContext, type CommandSpec } from './registry.js';
 import type { Cache } from '../cache/cache.js';
 import { kGetEncoded, kStoreEncoded } from '../cache/internal.js';
-import { globToRegExp } from '../util/glob.js';
+import { compileGlob, type GlobMatcher } from '../util/glob.js';
 
 /** `expiresAt` for storeValue: apply the cache's default TTL (what a plain SET gets). */
 export const DEFAULT_EXPIRY = -1;
@@ -190,8 +190,8 @@ function rename(ctx: CommandContext, args: Buffer[], nx: boolean): void {
   return nx ? ctx.out.integer(1) : ctx.out.simple('OK');
 }
 
-/** Every live key matching `re` (null: all), shard by shard; one batch holds one shard lock. */
-function allKeys(cache: Cache, re: RegExp | null): Buffer[] {
+/** Every live key matching `match` (null: all), shard by shard; one batch holds one shard lock. */
+function allKeys(cache: Cache, match: GlobMatcher | null): Buffer[] {
   const out: Buffer[] = [];
   // A scan yields a key twice when another thread grows the shard's index between two batches.
   const seen = new Set<string>();
@@ -200,7 +200,7 @@ function allKeys(cache: Cache, re: RegExp | null): Buffer[] {
     const step = cache.scanStep(cursor, KEYS_BATCH);
     for (const k of step.keys) {
       const text = k.toString('latin1');
-      if ((re === null || re.test(text)) && !seen.has(text)) {
+      if ((match === null || match(k)) && !seen.has(text)) {
         seen.add(text);
         out.push(k);
       }
@@ -210,10 +210,9 @@ function allKeys(cache: Cache, re: RegExp | null): Buffer[] {
   return out;
 }
 
-/** A glob compiled byte for byte (keys and patterns are read as latin1), as Redis matches. */
-function globOf(pattern: Buffer): RegExp | null {
-  const text = pattern.toString('latin1');
-  return text === '*' ? null : globToRegExp(text);
+/** A glob compiled once, matching keys byte for byte as Redis does; null for `*` (every key). */
+function globOf(pattern: Buffer): GlobMatcher | null {
+  return pattern.length === 1 && pattern[0] === 0x2a ? null : compileGlob(pattern);
 }
 
 function scan(ctx: CommandContext, args: Buffer[]): void {
@@ -222,7 +221,7 @@ function scan(ctx: CommandContext, args: Buffer[]): void {
   // Redis reads the cursor with strtoul: digits, an optional sign (a negative one wraps around).
   if (!/^[+-]?[0-9]+$/.test(cursorText) || BigInt(cursorText) > 18446744073709551615n) return o.error('ERR invalid cursor');
   let count = SCAN_DEFAULT_COUNT;
-  let re: RegExp | null = null;
+  let match: GlobMatcher | null = null;
   let typeMatches = true;
   for (let i = 2; i < args.length; i++) {
     const opt = word(args[i]);
@@ -233,7 +232,7 @@ function scan(ctx: CommandContext, args: Buffer[]): void {
       if (n < 1n) return o.error(ERR.syntax);
       count = n > 1_000_000n ? 1_000_000 : Number(n);
     } else if (opt === 'MATCH' && more) {
-      re = globOf(args[++i]);
+      match = globOf(args[++i]);
     } else if (opt === 'TYPE' && more) {
       typeMatches = word(args[++i]) === 'STRING';
     } else {
@@ -245,7 +244,7 @@ function scan(ctx: CommandContext, args: Buffer[]): void {
   const cursor = start === -1 || start > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(start);
   // Visits about `count` keys (before MATCH / TYPE filter them).
   const step = ctx.cache.scanStep(cursor, count);
-  const keys = typeMatches ? step.keys.filter((k) => re === null || re.test(k.toString('latin1'))) : [];
+  const keys = typeMatches ? step.keys.filter((k) => match === null || match(k)) : [];
   o.array(2);
   o.bulk(String(step.cursor));
   o.array(keys.length);
