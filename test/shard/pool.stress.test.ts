@@ -51,6 +51,11 @@ stress('main thread and 2 workers mix set/get/delete (30% with 5-50 ms TTLs) on 
 
     const end = Date.now() + RUN_MS;
     const running = () => Date.now() < end;
+    // Each loop below runs for RUN_MS and, on a machine too busy to reach its minimum count in that
+    // time, on until it does (bounded by its `within`): the test checks behaviour, not speed.
+    const MIN_SNAPSHOTS = 3;
+    const MIN_SCAN_PASSES = 2;
+    const MIN_BULK_ROUNDS = 2;
     const replies = workers.map((w, i) => {
       const reply = once(w, 'message');
       w.postMessage({ kind: 'stress', ms: RUN_MS, writer: i + 1, keys: KEYS, seed: (i + 1) * 7919, ttlShare: TTL_SHARE });
@@ -61,7 +66,7 @@ stress('main thread and 2 workers mix set/get/delete (30% with 5-50 ms TTLs) on 
     const during = join(dir, 'during.snap');
     const snapshots = within((async () => {
       const infos: SnapshotInfo[] = [];
-      while (running()) {
+      while (running() || infos.length < MIN_SNAPSHOTS) {
         infos.push(await c.snapshot(during));
         await sleep(300);
       }
@@ -71,7 +76,7 @@ stress('main thread and 2 workers mix set/get/delete (30% with 5-50 ms TTLs) on 
     // Scans through the owners: every key they yield is one of the workload's keys.
     const scans = { passes: 0, keys: 0, bad: [] as string[] };
     const scanning = within((async () => {
-      while (running()) {
+      while (running() || scans.passes < MIN_SCAN_PASSES) {
         for await (const key of c.scan({ count: 500 })) {
           const k = key as string;
           scans.keys++;
@@ -87,7 +92,7 @@ stress('main thread and 2 workers mix set/get/delete (30% with 5-50 ms TTLs) on 
     const bulk = { rounds: 0, sets: 0, asyncSets: 0, reads: 0, hits: 0, corrupt: 0, bad: [] as string[] };
     const batches = within((async () => {
       let seq = 0;
-      while (running()) {
+      while (running() || bulk.rounds < MIN_BULK_ROUNDS) {
         const base = bulk.rounds * 7;
         const ids = Array.from({ length: 1200 }, (_, j) => (base + j * 5) % KEYS); // distinct keys
         await c.setManyAsync(ids.map((id, j) => [`k${id}`, makeValue(id, 9, seq++, (j * 37) % 1500)] as const));
@@ -136,10 +141,10 @@ stress('main thread and 2 workers mix set/get/delete (30% with 5-50 ms TTLs) on 
     for (const t of all) {
       assert.ok(t.stats.ops > 5000 && t.stats.hits > 500 && t.stats.ttlSets > 200, `a thread barely ran: ${summary()}`);
     }
-    assert.ok(bulk.rounds >= 2 && bulk.hits > 1000, `too few bulk batches: ${summary()}`);
+    assert.ok(bulk.rounds >= MIN_BULK_ROUNDS && bulk.hits > 1000, `too few bulk batches: ${summary()}`);
     assert.equal(scans.bad.slice(0, 5), [], `scans yielded ${scans.bad.length} keys the workload never wrote`);
-    assert.ok(scans.passes >= 2 && scans.keys > 1000, `too few scans: ${summary()}`);
-    assert.ok(infos.length >= 3, `too few snapshots: ${summary()}`);
+    assert.ok(scans.passes >= MIN_SCAN_PASSES && scans.keys > 1000, `too few scans: ${summary()}`);
+    assert.ok(infos.length >= MIN_SNAPSHOTS, `too few snapshots: ${summary()}`);
     assert.ok(infos.every((i) => i.entries > 100), `a snapshot was nearly empty: ${summary()}`);
 
     const st = c.stats();
