@@ -117,6 +117,8 @@ export class MeshcacheServer {
   readonly #onCommand: ServerOptions['onCommand'];
   readonly #onClientError: ServerOptions['onClientError'];
   readonly #onTlsError: ServerOptions['onTlsError'];
+  /** CONFIG GET's view (state.config), kept writable here to fill in the bound ports. */
+  readonly #config: Map<string, string>;
   #server: Server | null = null;
   #tlsServer: TlsServer | null = null;
   #nextId = 1;
@@ -176,6 +178,7 @@ export class MeshcacheServer {
       ['requirepass', this.#options.requirepass === null ? '' : '********'],
       ['timeout', '0'],
     ]);
+    this.#config = config;
     this.state = {
       get startedAt() { return self.#startedAt; },
       get port() { return self.address?.port ?? self.#options.port ?? 0; },
@@ -279,6 +282,9 @@ export class MeshcacheServer {
         throw err;
       }
     }
+    // CONFIG GET port / tls-port answer the ports bound (port 0 means any free one).
+    if (this.address !== null) this.#config.set('port', String(this.address.port));
+    if (this.tlsAddress !== null) this.#config.set('tls-port', String(this.tlsAddress.port));
     return (this.address ?? this.tlsAddress)!;
   }
 
