@@ -71,7 +71,7 @@ export interface ServeConfig {
 }
 
 const FLAGS: Flag[] = [
-  { name: '--port', key: 'port', kind: 'int', def: '6380', help: 'TCP port for RESP clients (0 = any free port)' },
+  { name: '--port', key: 'port', kind: 'int', def: '6380', help: 'TCP port for RESP clients (0 = any free port; 0 with --tls-port = no plain port, as in Redis)' },
   { name: '--host', key: 'host', kind: 'string', def: '127.0.0.1', help: 'address to bind; 0.0.0.0 for every interface' },
   { name: '--max-memory', key: 'maxMemory', kind: 'bytes', def: '256mb', help: "cache byte budget, e.g. '512mb', '2gb'" },
   { name: '--shards', key: 'shards', kind: 'int', def: 'auto', help: 'cache shards (power of two, 1-1024)' },
