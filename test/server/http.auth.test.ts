@@ -101,6 +101,15 @@ guarded('accepts Basic with user default or any other name, and Bearer, on all t
   assert.is((await get(ctx.port, '/nope', bearer(PASSWORD))).status, 404, 'an unknown path is a 404 once authorized');
 });
 
+guarded('the dashboard fetches api/stats from its own origin, so a browser resends the Basic credentials', async (ctx) => {
+  const page = await get(ctx.port, '/', basic('default', PASSWORD));
+  // A relative URL and fetch's default credentials mode ('same-origin'); 'omit' would drop them.
+  assert.match(page.body, /fetch\('api\/stats'/);
+  assert.not.match(page.body, /credentials:\s*'omit'/);
+  const stats = await get(ctx.port, '/api/stats', basic('default', PASSWORD));
+  assert.is(stats.status, 200);
+});
+
 guarded('leaves /healthz open, and it says only ok', async (ctx) => {
   const r = await get(ctx.port, '/healthz');
   assert.is(r.status, 200);
