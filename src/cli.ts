@@ -5,6 +5,7 @@
  * exit 0). Logs are JSON lines (pino) on stdout.
  */
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { pino } from 'pino';
 import type { MeshcacheServer } from './server/server.js';
 import { startServerThreads } from './server/threads.js';
@@ -55,10 +56,22 @@ export interface ServeConfig {
   vnodes: number;
   /** Range partitioner: split a range holding more keys than this. */
   maxRangeKeys: number;
+  /** Address the HTTP endpoint binds (independent of `host`). */
+  httpHost: string;
+  /** PEM certificate and key files: the HTTP endpoint speaks HTTPS (else tlsCert/tlsKey when given). */
+  httpTlsCert: string | null;
+  httpTlsKey: string | null;
+  /** Port of the TLS listener for RESP clients; null = none. With it, port 0 turns the plain port off. */
+  tlsPort: number | null;
+  tlsCert: string | null;
+  tlsKey: string | null;
+  tlsCa: string | null;
+  /** yes, no or optional; null = yes with tlsCa, else no (as in Redis). */
+  tlsAuthClients: string | null;
 }
 
 const FLAGS: Flag[] = [
-  { name: '--port', key: 'port', kind: 'int', def: '6380', help: 'TCP port for RESP clients (0 = any free port)' },
+  { name: '--port', key: 'port', kind: 'int', def: '6380', help: 'TCP port for RESP clients (0 = any free port; 0 with --tls-port = no plain port, as in Redis)' },
   { name: '--host', key: 'host', kind: 'string', def: '127.0.0.1', help: 'address to bind; 0.0.0.0 for every interface' },
   { name: '--max-memory', key: 'maxMemory', kind: 'bytes', def: '256mb', help: "cache byte budget, e.g. '512mb', '2gb'" },
   { name: '--shards', key: 'shards', kind: 'int', def: 'auto', help: 'cache shards (power of two, 1-1024)' },
@@ -82,6 +95,14 @@ const FLAGS: Flag[] = [
   { name: '--partitioner', key: 'partitioner', kind: 'string', def: MESH_DEFAULTS.partitioner, help: 'hash (consistent-hash ring) or range (ordered key ranges)' },
   { name: '--vnodes', key: 'vnodes', kind: 'int', def: String(MESH_DEFAULTS.vnodes), help: 'ring points per node (hash partitioner)' },
   { name: '--max-range-keys', key: 'maxRangeKeys', kind: 'int', def: String(MESH_DEFAULTS.maxRangeKeys), help: 'split a key range holding more keys than this (range partitioner)' },
+  { name: '--http-host', key: 'httpHost', kind: 'string', def: '127.0.0.1', help: 'address the HTTP endpoint binds (not --host: metrics stay on loopback unless asked)' },
+  { name: '--http-tls-cert', key: 'httpTlsCert', kind: 'string', def: '--tls-cert', help: 'PEM certificate file: the HTTP endpoint speaks HTTPS' },
+  { name: '--http-tls-key', key: 'httpTlsKey', kind: 'string', def: '--tls-key', help: 'PEM private key file for --http-tls-cert' },
+  { name: '--tls-port', key: 'tlsPort', kind: 'int', def: 'off', help: 'port for RESP clients over TLS (0 = any free port); with it, --port 0 turns the plain port off' },
+  { name: '--tls-cert', key: 'tlsCert', kind: 'string', def: 'none', help: 'PEM certificate file for --tls-port (and HTTPS, without --http-tls-cert)' },
+  { name: '--tls-key', key: 'tlsKey', kind: 'string', def: 'none', help: 'PEM private key file for --tls-cert' },
+  { name: '--tls-ca', key: 'tlsCa', kind: 'string', def: 'none', help: 'PEM CA file that signs client certificates' },
+  { name: '--tls-auth-clients', key: 'tlsAuthClients', kind: 'string', def: 'yes with --tls-ca, else no', help: 'client certificates: yes (required), optional (checked when shown) or no' },
 ];
 
 const USAGE = `Usage: meshcache serve [options]
@@ -96,7 +117,9 @@ ${FLAGS.map((f) => `  ${(f.name + (f.kind === 'bool' ? '' : ' <value>')).padEnd(
                            requirepass, maxClients, logLevel, slowlogMs, meshPort,
                            meshHost, meshAdvertise, join, meshSecret, meshTlsCert,
                            meshTlsKey, meshTlsCa, meshPreset, nodeId, partitioner,
-                           vnodes, maxRangeKeys); flags win
+                           vnodes, maxRangeKeys, httpHost, httpTlsCert,
+                           httpTlsKey, tlsPort, tlsCert, tlsKey, tlsCa,
+                           tlsAuthClients); flags win
   -h, --help               show this help
   -v, --version            print the version
 
@@ -116,6 +139,8 @@ export function parseServeArgs(argv: string[]): ServeConfig {
     meshPort: null, meshHost: null, meshAdvertise: null, join: null, meshSecret: process.env.MESHCACHE_MESH_SECRET || null,
     meshTlsCert: null, meshTlsKey: null, meshTlsCa: null, meshPreset: MESH_DEFAULTS.preset, nodeId: null, partitioner: MESH_DEFAULTS.partitioner, vnodes: MESH_DEFAULTS.vnodes,
     maxRangeKeys: MESH_DEFAULTS.maxRangeKeys,
+    httpHost: '127.0.0.1', httpTlsCert: null, httpTlsKey: null,
+    tlsPort: null, tlsCert: null, tlsKey: null, tlsCa: null, tlsAuthClients: null,
   };
   const fromFlags: Partial<Record<keyof ServeConfig, unknown>> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -173,22 +198,99 @@ export function parseServeArgs(argv: string[]): ServeConfig {
   if (!['hash', 'range'].includes(cfg.partitioner)) fail(`partitioner must be hash or range (got ${String(cfg.partitioner)})`);
   if ((cfg.meshTlsCert === null) !== (cfg.meshTlsKey === null)) fail('--mesh-tls-cert and --mesh-tls-key go together');
   if (cfg.meshSecret !== null && Buffer.byteLength(cfg.meshSecret) < 16) fail('meshSecret must be at least 16 bytes');
+  checkTlsConfig(cfg);
   return cfg;
 }
 
+/** The PEM files of the TLS listener and of HTTPS, read (null where not configured). */
+export interface TlsFiles {
+  /** For `--tls-port`. */
+  resp: { cert: Buffer; key: Buffer; ca: Buffer | undefined; authClients: 'yes' | 'no' | 'optional' } | null;
+  /** For the HTTP endpoint. */
+  http: { cert: Buffer; key: Buffer } | null;
+}
+
+/** Reads one PEM file named by `flag`, or stops with a line naming the flag. */
+function readPem(flag: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    fail(`${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** Checks that `cert` and `key` (and `ca`) parse and belong together, or stops naming the flags. */
+function checkPems(flags: string, pem: { cert: Buffer; key: Buffer; ca?: Buffer }): void {
+  try {
+    createSecureContext(pem);
+  } catch (err) {
+    fail(`${flags}: ${(err as Error).message}`);
+  }
+}
+
+/** Reads and checks the TLS files the config names. Stops with a line naming the flag on a bad one. */
+export function readTlsFiles(cfg: ServeConfig): TlsFiles {
+  let resp: TlsFiles['resp'] = null;
+  if (cfg.tlsPort !== null) {
+    const cert = readPem('--tls-cert', cfg.tlsCert!), key = readPem('--tls-key', cfg.tlsKey!);
+    const ca = cfg.tlsCa === null ? undefined : readPem('--tls-ca', cfg.tlsCa);
+    checkPems(ca === undefined ? '--tls-cert/--tls-key' : '--tls-cert/--tls-key/--tls-ca', { cert, key, ca });
+    const authClients = (cfg.tlsAuthClients ?? (ca === undefined ? 'no' : 'yes')) as 'yes' | 'no' | 'optional';
+    resp = { cert, key, ca, authClients };
+  }
+  let http: TlsFiles['http'] = null;
+  if (cfg.http !== null && (cfg.httpTlsCert !== null || cfg.tlsCert !== null)) {
+    const [certFlag, keyFlag, certPath, keyPath] = cfg.httpTlsCert !== null
+      ? ['--http-tls-cert', '--http-tls-key', cfg.httpTlsCert, cfg.httpTlsKey!]
+      : ['--tls-cert', '--tls-key', cfg.tlsCert!, cfg.tlsKey!];
+    const cert = readPem(certFlag, certPath), key = readPem(keyFlag, keyPath);
+    checkPems(`${certFlag}/${keyFlag}`, { cert, key });
+    http = { cert, key };
+  }
+  return { resp, http };
+}
+
+/** The TLS and HTTP-host options: pairs that go together, values in range, files that read. */
+function checkTlsConfig(cfg: ServeConfig): void {
+  if (typeof cfg.httpHost !== 'string' || cfg.httpHost === '') fail('httpHost must be a non-empty string');
+  if (cfg.tlsPort !== null) {
+    const n = typeof cfg.tlsPort === 'number' ? cfg.tlsPort : Number(cfg.tlsPort);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`tlsPort must be an integer from 0 to 65535 (got ${String(cfg.tlsPort)})`);
+    cfg.tlsPort = n;
+  }
+  if ((cfg.tlsCert === null) !== (cfg.tlsKey === null)) fail('--tls-cert and --tls-key go together');
+  if ((cfg.httpTlsCert === null) !== (cfg.httpTlsKey === null)) fail('--http-tls-cert and --http-tls-key go together');
+  if (cfg.tlsPort !== null && cfg.tlsCert === null) fail('--tls-port needs --tls-cert and --tls-key');
+  if (cfg.tlsPort !== null && cfg.tlsPort !== 0 && cfg.tlsPort === cfg.port) fail(`--tls-port and --port must differ (both ${cfg.port}); --port 0 turns the plain port off`);
+  if (cfg.httpTlsCert !== null && cfg.http === null) fail('--http-tls-cert needs --http');
+  if (cfg.tlsCa !== null && cfg.tlsPort === null) fail('--tls-ca needs --tls-port');
+  if (cfg.tlsAuthClients !== null) {
+    if (!['yes', 'no', 'optional'].includes(cfg.tlsAuthClients)) fail(`tlsAuthClients must be yes, no or optional (got ${String(cfg.tlsAuthClients)})`);
+    if (cfg.tlsPort === null) fail('--tls-auth-clients needs --tls-port');
+    if (cfg.tlsAuthClients !== 'no' && cfg.tlsCa === null) fail(`--tls-auth-clients ${cfg.tlsAuthClients} needs --tls-ca (the CA that signs client certificates)`);
+  }
+  readTlsFiles(cfg);
+}
+
 /**
- * Starts the sidecar from a parsed config: the RESP server, and with `http` set, the HTTP
- * endpoint (/metrics, /api/stats, the dashboard, /healthz) on that port and the same host.
- * SIGINT / SIGTERM close both and exit. Resolves once both listen.
+ * Starts the sidecar from a parsed config: the RESP server (plain, and with `tlsPort` over TLS;
+ * `port` 0 with `tlsPort` means TLS only), and with `http` set, the HTTP endpoint (/metrics,
+ * /api/stats, the dashboard, /healthz) on that port and `httpHost`, over HTTPS with a
+ * certificate, behind `requirepass` when one is set. SIGINT / SIGTERM close both and exit.
+ * Resolves once both listen.
  */
 export async function serve(cfg: ServeConfig): Promise<MeshcacheServer> {
   const log = pino({ level: cfg.logLevel, base: { pid: process.pid } });
   const slowNs = cfg.slowlogMs * 1e6;
   // Metrics exist before the server: their command hook is a constructor option.
   const metrics = cfg.http === null ? null : createMetrics();
+  const tlsFiles = readTlsFiles(cfg);
   const threaded = await startServerThreads(cfg.threads, {
-    port: cfg.port,
+    // As in Redis, port 0 beside a TLS port turns the plain listener off.
+    port: cfg.tlsPort !== null && cfg.port === 0 ? null : cfg.port,
     host: cfg.host,
+    tls: tlsFiles.resp === null ? null : { port: cfg.tlsPort!, ...tlsFiles.resp },
+    onTlsError: (err, remote) => log.warn({ client: remote, detail: err.message.trim() }, 'tls handshake failed'),
     requirepass: cfg.requirepass,
     maxClients: cfg.maxClients,
     cache: { maxMemory: cfg.maxMemory, shards: cfg.shards, workers: cfg.workers },
@@ -203,19 +305,20 @@ export async function serve(cfg: ServeConfig): Promise<MeshcacheServer> {
   });
   const server = threaded.main;
   metrics?.attach(server);
-  const addr = threaded.address;
+  const addr = server.address;
+  const tlsAddr = server.tlsAddress;
   let http: HttpEndpoint | null = null;
   if (metrics !== null && cfg.http !== null) {
     try {
       http = await startHttp({
-        server, metrics, port: cfg.http, host: cfg.host,
+        server, metrics, port: cfg.http, host: cfg.httpHost, tls: tlsFiles.http,
         onError: (err, kind, req) => {
           if (kind === 'handler') log.error({ err, ...req }, 'http handler error');
           else log.warn({ code: (err as NodeJS.ErrnoException).code, detail: err.message }, 'http client error');
         },
       });
     } catch (err) {
-      log.error({ err, host: cfg.host, port: cfg.http }, 'cannot start the HTTP endpoint');
+      log.error({ err, host: cfg.httpHost, port: cfg.http }, 'cannot start the HTTP endpoint');
       await threaded.close();
       throw err;
     }
@@ -251,7 +354,8 @@ export async function serve(cfg: ServeConfig): Promise<MeshcacheServer> {
   if (threaded.threads < cfg.threads) log.warn({ ...serving, requested: cfg.threads }, 'serving from fewer threads than requested');
   else log.info(serving, 'server threads');
   log.info({
-    host: addr.address, port: addr.port, http: http?.address.port ?? null,
+    host: (addr ?? tlsAddr)?.address ?? cfg.host, port: addr === null ? null : threaded.address.port, tlsPort: tlsAddr?.port ?? null,
+    http: http?.address.port ?? null, httpHost: http === null ? null : http.address.address, https: http !== null && tlsFiles.http !== null,
     maxMemory: server.cache.options.maxMemory, shards: server.cache.options.shards, workers: cfg.workers,
     mesh: mesh === null ? null : { nodeId: mesh.nodeId, address: mesh.address },
   }, 'meshcache listening');

@@ -5,8 +5,15 @@
  * and request timeouts are short, and header size and connection count are capped.
  *
  * Routes: `GET /metrics` · `GET /api/stats` · `GET /` (dashboard) · `GET /healthz`.
+ *
+ * When the server has a password (requirepass), every route but /healthz requires it: HTTP Basic
+ * (any user name; the password is the default user's) or `Authorization: Bearer <password>`,
+ * compared in constant time. A browser that passed the Basic prompt for the dashboard resends the
+ * credentials with the page's same-origin fetch of api/stats. With `tls` it speaks HTTPS.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import type { MeshcacheServer } from './server.js';
 import type { ServerMetrics } from './metrics.js';
@@ -20,6 +27,10 @@ export const HTTP_REQUEST_TIMEOUT_MS = 15_000;
 export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 5_000;
 /** Largest request head accepted, in bytes (a scraper or a browser needs far less). */
 export const HTTP_MAX_HEADER_BYTES = 16 * 1024;
+/** Longest time an HTTPS client has to finish its TLS handshake, in ms. */
+export const HTTP_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** The realm a refused request is told to authenticate in (`WWW-Authenticate: Basic realm=…`). */
+export const HTTP_AUTH_REALM = 'meshcache';
 /** Most simultaneous HTTP connections; more are dropped at accept. */
 export const HTTP_MAX_CONNECTIONS = 256;
 /** How long close() waits for requests in flight before destroying their sockets, in ms. */
@@ -40,6 +51,13 @@ export interface HttpOptions {
   port: number;
   /** Address to bind. @default '127.0.0.1' */
   host?: string;
+  /**
+   * Password every route but /healthz requires (Basic with any user name, or Bearer); null = open.
+   * @default the server's requirepass (`server.state.requirepass`), read at each request
+   */
+  password?: string | null;
+  /** Serve HTTPS with this PEM certificate chain and key; null = plain HTTP. @default null */
+  tls?: { cert: string | Buffer; key: string | Buffer } | null;
   /**
    * Called for every problem: `handler` (a route threw; the client got a 500) and `client` (a
    * malformed or timed-out request; the client got a 4xx and a closed connection). Resets by
@@ -163,6 +181,39 @@ const COMMON_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy':
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
+/** Routes anyone may read when a password is set: a load balancer's probe has no credentials. */
+const OPEN_ROUTES = new Set(['/healthz']);
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/**
+ * Whether an Authorization header carries `password`: `Basic base64(user:password)` with any user
+ * name, or `Bearer password`. Both sides are hashed first, so the comparison takes the same time
+ * whatever the length or content of the guess.
+ */
+export function authorized(header: string | undefined, password: string): boolean {
+  if (header === undefined) return false;
+  const space = header.indexOf(' ');
+  if (space < 0) return false;
+  const scheme = header.slice(0, space).toLowerCase();
+  const value = header.slice(space + 1).trim();
+  let given: string;
+  if (scheme === 'bearer') given = value;
+  else if (scheme === 'basic') {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return false;
+    given = decoded.slice(colon + 1);
+  } else return false;
+  return timingSafeEqual(digest(given), digest(password));
+}
+
+function isPem(v: unknown): v is string | Buffer {
+  return (typeof v === 'string' && v !== '') || (Buffer.isBuffer(v) && v.length > 0);
+}
+
 function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { ...COMMON_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
   res.end(body);
@@ -170,12 +221,17 @@ function send(res: ServerResponse, status: number, type: string, body: string, h
 
 /** Starts the HTTP endpoint; resolves once it listens. */
 export function startHttp(options: HttpOptions): Promise<HttpEndpoint> {
-  const { server, metrics, port, host = '127.0.0.1', onError } = options;
+  const { server, metrics, port, host = '127.0.0.1', tls = null, onError } = options;
   if (server === null || typeof server !== 'object' || typeof server.cache?.stats !== 'function') throw new TypeError('options.server must be a MeshcacheServer');
   if (metrics === null || typeof metrics !== 'object' || typeof metrics.render !== 'function') throw new TypeError('options.metrics must come from createMetrics()');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError('options.port must be an integer from 0 to 65535');
   if (typeof host !== 'string' || host === '') throw new TypeError('options.host must be a non-empty string');
   if (onError !== undefined && typeof onError !== 'function') throw new TypeError('options.onError must be a function');
+  if (options.password !== undefined && options.password !== null && (typeof options.password !== 'string' || options.password === '')) {
+    throw new TypeError('options.password must be a non-empty string or null');
+  }
+  if (tls !== null && (typeof tls !== 'object' || !isPem(tls.cert) || !isPem(tls.key))) throw new TypeError('options.tls must be null or { cert, key } with PEM strings or Buffers');
+  const password = (): string | null => options.password !== undefined ? options.password : server.state.requirepass;
 
   const rate = new OpsRate(server.counters.commandsProcessed, Date.now());
   const routes = new Map<string, Route>([
@@ -187,20 +243,28 @@ export function startHttp(options: HttpOptions): Promise<HttpEndpoint> {
     ['/healthz', (_req, res) => send(res, 200, 'text/plain; charset=utf-8', 'ok\n', { 'cache-control': 'no-store' })],
   ]);
 
-  const http = createServer({
+  const serverOptions = {
     maxHeaderSize: HTTP_MAX_HEADER_BYTES,
     headersTimeout: HTTP_HEADERS_TIMEOUT_MS,
     requestTimeout: HTTP_REQUEST_TIMEOUT_MS,
     keepAliveTimeout: HTTP_KEEP_ALIVE_TIMEOUT_MS,
     // Checks the two timeouts above every second instead of every 30 s (Node's default).
     connectionsCheckingInterval: 1_000,
-  }, (req, res) => {
+  };
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
     const path = url.split('?', 1)[0];
     // A body is never read: answer, then close the connection rather than drain it.
     const announcesBody = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')
       || req.headers['transfer-encoding'] !== undefined;
     if (announcesBody) res.setHeader('connection', 'close');
+    // Every route but the open ones needs the password, unknown ones too (a 404 would say which exist).
+    const pass = password();
+    if (pass !== null && !OPEN_ROUTES.has(path) && !authorized(req.headers.authorization, pass)) {
+      return send(res, 401, 'text/plain; charset=utf-8', 'unauthorized\n', {
+        'www-authenticate': `Basic realm="${HTTP_AUTH_REALM}"`, 'cache-control': 'no-store',
+      });
+    }
     const route = routes.get(path);
     if (route === undefined) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -217,7 +281,11 @@ export function startHttp(options: HttpOptions): Promise<HttpEndpoint> {
     } catch (err) {
       fail(err);
     }
-  });
+  };
+  const http = tls === null ? createServer(serverOptions, handle)
+    : createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key, handshakeTimeout: HTTP_TLS_HANDSHAKE_TIMEOUT_MS }, handle);
+  // A failed handshake (not TLS, a bad or slow client) is a client problem, like a malformed request.
+  if (tls !== null) http.on('tlsClientError', (err: NodeJS.ErrnoException) => { if (err.code !== 'ECONNRESET') onError?.(err, 'client'); });
   http.maxConnections = HTTP_MAX_CONNECTIONS;
   http.maxHeadersCount = 64;
   http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {

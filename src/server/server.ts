@@ -4,8 +4,13 @@
  * with `close()`: stop accepting, let every connection flush the replies already computed, end
  * the sockets, and resolve when the last one has closed (or destroy stragglers after a grace
  * period).
+ *
+ * Clients connect in plain TCP on `port`, over TLS on `tls.port` (Redis 6's tls-port), or both.
+ * A TLS socket is a Duplex like a TCP one: once its handshake is done it goes through the same
+ * Connection code.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createSecureContext, createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { Cache } from '../cache/cache.js';
 import type { CacheOptions } from '../config.js';
@@ -15,11 +20,41 @@ import { CommandTable, command, type ClientState, type CommandRouting, type Serv
 import { registerAll } from '../commands/index.js';
 import { meshCommand, type AttachableMesh, type MeshAdmin } from '../commands/mesh.js';
 
+/**
+ * Whether a TLS client must show a certificate signed by `ca` (Redis's tls-auth-clients):
+ * `yes` requires one, `optional` accepts a connection without one but refuses an invalid one,
+ * `no` neither asks for nor checks one.
+ */
+export type TlsAuthClients = 'yes' | 'no' | 'optional';
+
+/** The TLS listener for RESP clients. */
+export interface ServerTlsOptions {
+  /** TCP port of the TLS listener (0 = any free port). */
+  port: number;
+  /** Address to bind. @default the server's `host` */
+  host?: string;
+  /** PEM certificate chain the server presents. */
+  cert: string | Buffer;
+  /** PEM private key of `cert`. */
+  key: string | Buffer;
+  /** PEM CA certificate(s) that sign client certificates; needed unless authClients is 'no'. */
+  ca?: string | Buffer;
+  /** @default 'yes' when `ca` is given, else 'no' (as in Redis) */
+  authClients?: TlsAuthClients;
+}
+
+/** Longest time a TLS client has to finish its handshake, in ms (Node's default is 120 s). */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** TLS connections still in their handshake allowed beyond maxClients; more are dropped at accept. */
+export const TLS_MAX_PENDING_HANDSHAKES = 256;
+
 export interface ServerOptions {
-  /** TCP port (0 = any free port). @default 6380 */
-  port?: number;
+  /** TCP port (0 = any free port; null = no plain listener, only `tls`). @default 6380 */
+  port?: number | null;
   /** Address to bind. @default '127.0.0.1' */
   host?: string;
+  /** A TLS listener for RESP clients, beside the plain one (or instead of it, with `port: null`). */
+  tls?: ServerTlsOptions | null;
   /** The cache to serve, or options for a new one. */
   cache?: Cache | CacheOptions;
   /** Password clients must AUTH with (user `default`); null = none. */
@@ -50,6 +85,8 @@ export interface ServerOptions {
   onCommand?: (name: string, ns: number, ok: boolean, routed: boolean) => void;
   /** Called for client-side problems (protocol errors, slow readers, handler crashes). */
   onClientError?: (client: ClientState, kind: string, detail: string) => void;
+  /** Called when a TLS client fails its handshake (no or a bad certificate, not TLS, too slow). */
+  onTlsError?: (err: Error, remoteAddress: string) => void;
 }
 
 const PACKAGE_VERSION = (() => {
@@ -72,12 +109,18 @@ export class MeshcacheServer {
     outputLimitDisconnections: 0, keyspaceHits: 0, keyspaceMisses: 0, netInputBytes: 0, netOutputBytes: 0,
   };
   readonly #ownsCache: boolean;
-  readonly #options: Required<Omit<ServerOptions, 'cache' | 'onCommand' | 'onClientError' | 'outputLimits' | 'fd' | 'threadIndex'>> & { outputLimits: OutputLimits; fd: number | null; threadIndex: number };
+  readonly #options: Required<Omit<ServerOptions, 'cache' | 'onCommand' | 'onClientError' | 'onTlsError' | 'outputLimits' | 'fd' | 'threadIndex' | 'port' | 'tls'>> & {
+    port: number | null; tls: FilledTlsOptions | null; outputLimits: OutputLimits; fd: number | null; threadIndex: number;
+  };
   readonly #connections = new Set<Connection>();
   readonly #extraInfo: Array<() => [string, Array<[string, string | number]>]> = [];
   readonly #onCommand: ServerOptions['onCommand'];
   readonly #onClientError: ServerOptions['onClientError'];
+  readonly #onTlsError: ServerOptions['onTlsError'];
+  /** CONFIG GET's view (state.config), kept writable here to fill in the bound ports. */
+  readonly #config: Map<string, string>;
   #server: Server | null = null;
+  #tlsServer: TlsServer | null = null;
   #nextId = 1;
   #startedAt = Date.now();
   #closing: Promise<void> | null = null;
@@ -86,8 +129,11 @@ export class MeshcacheServer {
 
   constructor(options: ServerOptions = {}) {
     const o = options;
-    if (o.port !== undefined && (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)) throw new RangeError('options.port must be an integer from 0 to 65535');
+    if (o.port !== undefined && o.port !== null && (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)) throw new RangeError('options.port must be an integer from 0 to 65535, or null');
     if (o.host !== undefined && typeof o.host !== 'string') throw new TypeError('options.host must be a string');
+    const tls = o.tls === undefined || o.tls === null ? null : checkTls(o.tls);
+    if (o.port === null && tls === null) throw new TypeError('options.port may be null only with options.tls (a server needs a listener)');
+    if (o.port === null && o.fd !== undefined) throw new TypeError('options.port may not be null with options.fd');
     if (o.requirepass !== undefined && o.requirepass !== null && (typeof o.requirepass !== 'string' || o.requirepass === '')) throw new TypeError('options.requirepass must be a non-empty string or null');
     if (o.maxClients !== undefined && (!Number.isInteger(o.maxClients) || o.maxClients < 1)) throw new RangeError('options.maxClients must be a positive integer');
     this.#ownsCache = !(o.cache instanceof Cache);
@@ -95,8 +141,9 @@ export class MeshcacheServer {
     const limits = { ...DEFAULT_OUTPUT_LIMITS, ...o.outputLimits };
     for (const [k, v] of Object.entries(limits)) if (typeof v !== 'number' || !(v >= 0)) throw new RangeError(`options.outputLimits.${k} must be a number >= 0`);
     this.#options = {
-      port: o.port ?? 6380,
+      port: o.port === undefined ? 6380 : o.port,
       host: o.host ?? '127.0.0.1',
+      tls,
       requirepass: o.requirepass ?? null,
       maxClients: o.maxClients ?? 10_000,
       outputLimits: limits,
@@ -111,10 +158,14 @@ export class MeshcacheServer {
     if (o.fd !== undefined && (!Number.isInteger(o.fd) || o.fd < 0)) throw new RangeError('options.fd must be a non-negative integer');
     this.#onCommand = o.onCommand;
     this.#onClientError = o.onClientError;
+    if (o.onTlsError !== undefined && typeof o.onTlsError !== 'function') throw new TypeError('options.onTlsError must be a function');
+    this.#onTlsError = o.onTlsError;
     registerAll(this.commands);
     const self = this;
     const config = new Map<string, string>([
-      ['port', String(this.#options.port)],
+      ['port', String(this.#options.port ?? 0)],
+      ['tls-port', String(tls?.port ?? 0)],
+      ['tls-auth-clients', tls?.authClients ?? 'no'],
       ['bind', this.#options.host],
       ['maxmemory', String(this.cache.options.maxMemory)],
       ['maxmemory-policy', 's3-fifo'],
@@ -127,9 +178,10 @@ export class MeshcacheServer {
       ['requirepass', this.#options.requirepass === null ? '' : '********'],
       ['timeout', '0'],
     ]);
+    this.#config = config;
     this.state = {
       get startedAt() { return self.#startedAt; },
-      get port() { return self.address?.port ?? self.#options.port; },
+      get port() { return self.address?.port ?? self.#options.port ?? 0; },
       host: this.#options.host,
       version: PACKAGE_VERSION,
       threadIndex: this.#options.threadIndex,
@@ -182,9 +234,15 @@ export class MeshcacheServer {
     this.#extraInfo.push(section);
   }
 
-  /** The address listened on, once listening. */
+  /** The plain listener's address, once listening (null when there is none). */
   get address(): AddressInfo | null {
     const a = this.#server?.address();
+    return a !== null && typeof a === 'object' ? a : null;
+  }
+
+  /** The TLS listener's address, once listening (null when there is none). */
+  get tlsAddress(): AddressInfo | null {
+    const a = this.#tlsServer?.address();
     return a !== null && typeof a === 'object' ? a : null;
   }
 
@@ -193,21 +251,51 @@ export class MeshcacheServer {
     return this.#connections.size;
   }
 
-  /** Starts listening. Resolves to the bound address. */
-  listen(): Promise<AddressInfo> {
-    if (this.#server !== null) return Promise.reject(new Error('already listening'));
-    const server = createServer((socket) => this.#accept(socket));
-    this.#server = server;
+  /**
+   * Starts listening (plain, TLS, or both). Resolves to the plain listener's address, or the TLS
+   * one's when there is no plain listener; `address` and `tlsAddress` give each.
+   */
+  async listen(): Promise<AddressInfo> {
+    if (this.#server !== null || this.#tlsServer !== null) throw new Error('already listening');
     this.#startedAt = Date.now();
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      const ready = () => {
-        server.off('error', reject);
-        resolve(server.address() as AddressInfo);
-      };
-      if (this.#options.fd !== null) server.listen({ fd: this.#options.fd }, ready);
-      else server.listen(this.#options.port, this.#options.host, ready);
-    });
+    const o = this.#options;
+    if (o.port !== null) {
+      const server = createServer((socket) => this.#accept(socket));
+      this.#server = server;
+      await listenOn(server, o.fd !== null ? { fd: o.fd } : { port: o.port, host: o.host });
+    }
+    if (o.tls !== null) {
+      const t = o.tls;
+      const server = createTlsServer({
+        cert: t.cert, key: t.key, ca: t.ca,
+        requestCert: t.authClients !== 'no',
+        rejectUnauthorized: t.authClients === 'yes',
+        handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+      }, (socket) => this.#acceptTls(socket));
+      server.maxConnections = o.maxClients + TLS_MAX_PENDING_HANDSHAKES;
+      server.on('tlsClientError', (err, socket) => this.#onTlsError?.(err, peerOf(socket)));
+      this.#tlsServer = server;
+      try {
+        await listenOn(server, { port: t.port, host: t.host ?? o.host });
+      } catch (err) {
+        this.#server?.close();
+        throw err;
+      }
+    }
+    // CONFIG GET port / tls-port answer the ports bound (port 0 means any free one).
+    if (this.address !== null) this.#config.set('port', String(this.address.port));
+    if (this.tlsAddress !== null) this.#config.set('tls-port', String(this.tlsAddress.port));
+    return (this.address ?? this.tlsAddress)!;
+  }
+
+  #acceptTls(socket: TLSSocket): void {
+    // 'optional' asks for a certificate without requiring one; one that was shown must be valid.
+    if (!socket.authorized && this.#options.tls!.authClients === 'optional' && Object.keys(socket.getPeerCertificate()).length > 0) {
+      this.#onTlsError?.(new Error(`client certificate refused: ${String(socket.authorizationError)}`), peerOf(socket));
+      socket.destroy();
+      return;
+    }
+    this.#accept(socket);
   }
 
   #accept(socket: Socket): void {
@@ -238,8 +326,8 @@ export class MeshcacheServer {
   close(): Promise<void> {
     if (this.#closing !== null) return this.#closing;
     this.#closing = (async () => {
-      const server = this.#server;
-      const stopped = server === null ? Promise.resolve() : new Promise<void>((r) => server.close(() => r()));
+      const stopped = Promise.all([this.#server, this.#tlsServer].map((server) =>
+        server === null ? undefined : new Promise<void>((r) => server.close(() => r()))));
       for (const c of this.#connections) c.end();
       const deadline = Date.now() + this.#options.closeTimeoutMs;
       while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -249,4 +337,51 @@ export class MeshcacheServer {
     })();
     return this.#closing;
   }
+}
+
+interface FilledTlsOptions {
+  port: number;
+  host: string | undefined;
+  cert: string | Buffer;
+  key: string | Buffer;
+  ca: string | Buffer | undefined;
+  authClients: TlsAuthClients;
+}
+
+/** `address:port` of a TLS peer ('unknown' once its socket is gone, as after a refused handshake). */
+function peerOf(socket: TLSSocket): string {
+  return socket.remoteAddress === undefined ? 'unknown' : `${socket.remoteAddress}:${socket.remotePort}`;
+}
+
+function isPem(v: unknown): v is string | Buffer {
+  return (typeof v === 'string' && v !== '') || (Buffer.isBuffer(v) && v.length > 0);
+}
+
+function checkTls(t: ServerTlsOptions): FilledTlsOptions {
+  if (typeof t !== 'object') throw new TypeError('options.tls must be an object or null');
+  if (!Number.isInteger(t.port) || t.port < 0 || t.port > 65535) throw new RangeError('options.tls.port must be an integer from 0 to 65535');
+  if (t.host !== undefined && (typeof t.host !== 'string' || t.host === '')) throw new TypeError('options.tls.host must be a non-empty string');
+  if (!isPem(t.cert)) throw new TypeError('options.tls.cert must be a PEM string or Buffer');
+  if (!isPem(t.key)) throw new TypeError('options.tls.key must be a PEM string or Buffer');
+  if (t.ca !== undefined && !isPem(t.ca)) throw new TypeError('options.tls.ca must be a PEM string or Buffer');
+  const authClients = t.authClients ?? (t.ca === undefined ? 'no' : 'yes');
+  if (!['yes', 'no', 'optional'].includes(authClients)) throw new RangeError("options.tls.authClients must be 'yes', 'no' or 'optional'");
+  if (authClients !== 'no' && t.ca === undefined) throw new TypeError(`options.tls.authClients '${authClients}' needs options.tls.ca (the CA that signs client certificates)`);
+  // Parsed here so that a bad PEM or a key that does not match the certificate throws at once.
+  try {
+    createSecureContext({ cert: t.cert, key: t.key, ca: t.ca });
+  } catch (err) {
+    throw new TypeError(`options.tls: cannot use the certificate, key or CA: ${(err as Error).message}`, { cause: err });
+  }
+  return { port: t.port, host: t.host, cert: t.cert, key: t.key, ca: t.ca, authClients };
+}
+
+function listenOn(server: Server, where: { fd: number } | { port: number; host: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(where, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

@@ -4,6 +4,8 @@
  * them; each thread serves its connections over the same shared cache (Cache.attach). Without the
  * addon (no compiler at install, or not Linux), one thread serves everything and `reason` says why.
  * Connection counters, CLIENT LIST and INFO's stats are per thread; the cache is shared.
+ * The TLS listener (`options.tls`) is the main thread's alone: the other threads share only the
+ * plain port, so TLS clients are all served by the main thread.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { once } from 'node:events';
@@ -26,7 +28,7 @@ export interface ServerThreadData {
   host: string;
   port: number;
   threadIndex: number;
-  options: Omit<ServerOptions, 'cache' | 'onCommand' | 'onClientError' | 'fd' | 'port' | 'host' | 'threadIndex'>;
+  options: Omit<ServerOptions, 'cache' | 'onCommand' | 'onClientError' | 'onTlsError' | 'fd' | 'port' | 'host' | 'threadIndex' | 'tls'>;
 }
 
 export interface ThreadedServer {
@@ -53,17 +55,20 @@ export type ServeThreadRouting = (server: ServerState, port: MessagePort) => () 
 /** Starts `threads` server threads (the calling thread is one) on one port. */
 export async function startServerThreads(threads: number, options: ServerOptions): Promise<ThreadedServer> {
   const native = nativeStatus();
-  if (threads <= 1 || native.addon === null) {
+  const tlsOnly = options.port === null;
+  if (threads <= 1 || native.addon === null || tlsOnly) {
     const main = new MeshcacheServer(options);
     const address = await main.listen();
-    const reason = threads <= 1 ? 'one thread requested' : `one thread serves: ${native.reason}`;
+    const reason = threads <= 1 ? 'one thread requested'
+      : tlsOnly ? 'one thread serves: only the main thread serves TLS, and there is no plain port'
+      : `one thread serves: ${native.reason}`;
     return { main, address, threads: 1, backend: native.backend, reason, attachMesh: (node) => main.attachMesh(node), close: () => main.close() };
   }
   const host = options.host ?? '127.0.0.1';
   const { fd, port } = native.addon.listenReusePort(host, options.port ?? 6380, BACKLOG);
   const main = new MeshcacheServer({ ...options, fd });
   const address = await main.listen();
-  const { cache: _cache, onCommand: _c, onClientError: _e, fd: _fd, port: _p, host: _h, threadIndex: _t, ...rest } = options;
+  const { cache: _cache, onCommand: _c, onClientError: _e, onTlsError: _te, fd: _fd, port: _p, host: _h, threadIndex: _t, tls: _tls, ...rest } = options;
   const workers: Worker[] = [];
   try {
     for (let i = 1; i < threads; i++) {
