@@ -48,6 +48,9 @@ stress('main thread and 2 workers mix set/get/delete (30% with 5-50 ms TTLs) on 
   try {
     await within(c.ready(), 20_000, 'cache.ready()');
     for (const p of [startWorker(c.handle), startWorker(c.handle)]) workers.push(await p);
+    // Fill past the budget first (6000 keys × 1.5 KB > 6 MiB), so that the run evicts however fast
+    // this machine is: eviction under concurrent load is part of what must not corrupt a value.
+    for (let id = 0; id < KEYS; id++) c.set(`k${id}`, makeValue(id, 11, id, 1500));
 
     const end = Date.now() + RUN_MS;
     const running = () => Date.now() < end;
@@ -148,7 +151,7 @@ stress('main thread and 2 workers mix set/get/delete (30% with 5-50 ms TTLs) on 
     assert.ok(infos.every((i) => i.entries > 100), `a snapshot was nearly empty: ${summary()}`);
 
     const st = c.stats();
-    const sets = all.reduce((a, t) => a + t.stats.sets, 0) + bulk.sets + bulk.asyncSets;
+    const sets = KEYS + all.reduce((a, t) => a + t.stats.sets, 0) + bulk.sets + bulk.asyncSets; // KEYS: the fill
     assert.is(st.sets, sets, 'every set of every thread and owner was counted');
     assert.ok(st.evictions > 100, `evictions ${st.evictions}`);
     assert.ok(st.expirations > 0, `expirations ${st.expirations}`);
