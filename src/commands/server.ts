@@ -1,6 +1,7 @@
 /** Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, TIME, COMMAND, CONFIG. */
 import { arch, platform, release } from 'node:os';
-import { categoryNames, command, ERR, shownFlags, withSubcommands, word, type CommandContext, type CommandSpec } from './registry.js';
+import { command, ERR, word, type CommandContext, type CommandSpec } from './registry.js';
+import { categoryNames, shownFlags, withSubcommands } from './registry.js';
 import { REDIS_COMPAT_VERSION } from './version.js';
 
 type Fields = Array<[string, string | number]>;
