@@ -169,6 +169,7 @@ export class AclUser implements AclSubject {
     return u;
   }
 
+  /** Takes `src`'s rules and passwords (keeping this object, which clients hold), and recomputes. */
   copyFrom(src: AclUser): void {
     this.enabled = src.enabled;
     this.nopass = src.nopass;
@@ -334,6 +335,7 @@ export class Acl implements UserDirectory {
     return u;
   }
 
+  /** The user named `name`, if any. */
   get(name: string): AclUser | undefined {
     return this.#users.get(name);
   }
@@ -502,6 +504,7 @@ function getUser(ctx: CommandContext, u: AclUser): void {
 const ADMIN = ['admin', 'noscript', 'loading', 'stale'];
 const PLAIN = ['noscript', 'loading', 'stale'];
 
+/** The ACL command (Redis's subcommands SETUSER, DELUSER, GETUSER, LIST, USERS, WHOAMI, CAT, HELP). */
 export const aclCommands: CommandSpec[] = [
   withSubcommands(command('acl', -2, ['admin', 'noscript', 'loading', 'stale'], [0, 0, 0], 'server', 'A container for Access List Control commands.', (ctx, args) => {
     const sub = word(args[1]);
