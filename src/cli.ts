@@ -15,11 +15,16 @@ import { parseBytes } from './config.js';
 import { MeshNode } from './mesh/node.js';
 import { serveThreadRouting } from './mesh/thread-routing.js';
 import { MESH_DEFAULTS, MESH_INTEGER_BOUNDS } from './mesh/options.js';
+import { CommandTable } from './commands/registry.js';
+import { registerAll } from './commands/index.js';
+import { meshPlaceholder } from './commands/mesh.js';
+import { checkUserLine, parseAclFile } from './commands/acl.js';
 
 interface Flag {
   name: string;
   key: keyof ServeConfig;
-  kind: 'int' | 'bytes' | 'string' | 'bool';
+  /** 'list': repeatable, one value each time; 'pair': repeatable, two values each time. */
+  kind: 'int' | 'bytes' | 'string' | 'bool' | 'list' | 'pair';
   def: string;
   help: string;
 }
@@ -68,6 +73,15 @@ export interface ServeConfig {
   tlsCa: string | null;
   /** yes, no or optional; null = yes with tlsCa, else no (as in Redis). */
   tlsAuthClients: string | null;
+  /**
+   * Users, each `name rule rule…` in Redis's ACL rule syntax (--user, repeatable); after parsing,
+   * also those read from `aclfile`.
+   */
+  users: string[];
+  /** A file of users in Redis's users.acl format (one `user <name> <rules…>` line each). */
+  aclfile: string | null;
+  /** rename-command pairs: [name, newName]; '' as newName disables the command. */
+  renameCommands: Array<[string, string]>;
 }
 
 const FLAGS: Flag[] = [
@@ -103,6 +117,9 @@ const FLAGS: Flag[] = [
   { name: '--tls-key', key: 'tlsKey', kind: 'string', def: 'none', help: 'PEM private key file for --tls-cert' },
   { name: '--tls-ca', key: 'tlsCa', kind: 'string', def: 'none', help: 'PEM CA file that signs client certificates' },
   { name: '--tls-auth-clients', key: 'tlsAuthClients', kind: 'string', def: 'yes with --tls-ca, else no', help: 'client certificates: yes (required), optional (checked when shown) or no' },
+  { name: '--user', key: 'users', kind: 'list', def: 'none', help: 'a user in Redis ACL rule syntax, e.g. "app on >secret ~* +@all -@dangerous" (repeatable)' },
+  { name: '--aclfile', key: 'aclfile', kind: 'string', def: 'none', help: 'file of users in Redis\'s users.acl format (not with --user)' },
+  { name: '--rename-command', key: 'renameCommands', kind: 'pair', def: 'none', help: 'rename a command; "" as the new name disables it (repeatable)' },
 ];
 
 const USAGE = `Usage: meshcache serve [options]
@@ -111,7 +128,7 @@ const USAGE = `Usage: meshcache serve [options]
 Runs the meshcache sidecar: a Redis-protocol (RESP2/RESP3) server over an in-memory cache.
 
 Options:
-${FLAGS.map((f) => `  ${(f.name + (f.kind === 'bool' ? '' : ' <value>')).padEnd(24)} ${f.help} (default: ${f.def})`).join('\n')}
+${FLAGS.map((f) => `  ${(f.name + (f.kind === 'bool' ? '' : f.kind === 'pair' ? ' <name> <new>' : ' <value>')).padEnd(24)} ${f.help} (default: ${f.def})`).join('\n')}
   --config <file>          JSON file with any of the options above as camelCase keys
                            (port, host, maxMemory, shards, threads, workers, http,
                            requirepass, maxClients, logLevel, slowlogMs, meshPort,
@@ -119,7 +136,8 @@ ${FLAGS.map((f) => `  ${(f.name + (f.kind === 'bool' ? '' : ' <value>')).padEnd(
                            meshTlsKey, meshTlsCa, meshPreset, nodeId, partitioner,
                            vnodes, maxRangeKeys, httpHost, httpTlsCert,
                            httpTlsKey, tlsPort, tlsCert, tlsKey, tlsCa,
-                           tlsAuthClients); flags win
+                           tlsAuthClients, users (array), aclfile,
+                           renameCommands (object: name to new name)); flags win
   -h, --help               show this help
   -v, --version            print the version
 
@@ -141,6 +159,7 @@ export function parseServeArgs(argv: string[]): ServeConfig {
     maxRangeKeys: MESH_DEFAULTS.maxRangeKeys,
     httpHost: '127.0.0.1', httpTlsCert: null, httpTlsKey: null,
     tlsPort: null, tlsCert: null, tlsKey: null, tlsCa: null, tlsAuthClients: null,
+    users: [], aclfile: null, renameCommands: [],
   };
   const fromFlags: Partial<Record<keyof ServeConfig, unknown>> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -157,12 +176,32 @@ export function parseServeArgs(argv: string[]): ServeConfig {
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) fail(`${path} must hold a JSON object`);
       for (const [k, v] of Object.entries(parsed as object)) {
         if (!FLAGS.some((f) => f.key === k)) fail(`${path}: unknown option '${k}'`);
+        if (k === 'users' && !(Array.isArray(v) && v.every((u) => typeof u === 'string'))) fail(`${path}: users must be an array of strings`);
+        if (k === 'renameCommands') {
+          if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.values(v as object).every((n) => typeof n === 'string')) fail(`${path}: renameCommands must be an object of command name to new name`);
+          cfg.renameCommands = Object.entries(v as Record<string, string>);
+          continue;
+        }
         (cfg as unknown as Record<string, unknown>)[k] = v;
       }
       continue;
     }
     const flag = FLAGS.find((f) => f.name === a || a.startsWith(f.name + '='));
     if (flag === undefined) fail(`unknown option '${a}'`);
+    if (flag.kind === 'pair') {
+      if (a !== flag.name) fail(`${flag.name} takes two values: ${flag.name} <name> <new name>`);
+      const from = argv[++i];
+      const to = argv[++i];
+      if (from === undefined || to === undefined) fail(`${flag.name} needs a command name and a new name ("" to disable it)`);
+      ((fromFlags[flag.key] ??= []) as Array<[string, string]>).push([from, to]);
+      continue;
+    }
+    if (flag.kind === 'list') {
+      const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (value === undefined) fail(`${flag.name} needs a value`);
+      ((fromFlags[flag.key] ??= []) as string[]).push(value);
+      continue;
+    }
     const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
     if (value === undefined) fail(`${flag.name} needs a value`);
     fromFlags[flag.key] = value;
@@ -199,6 +238,7 @@ export function parseServeArgs(argv: string[]): ServeConfig {
   if ((cfg.meshTlsCert === null) !== (cfg.meshTlsKey === null)) fail('--mesh-tls-cert and --mesh-tls-key go together');
   if (cfg.meshSecret !== null && Buffer.byteLength(cfg.meshSecret) < 16) fail('meshSecret must be at least 16 bytes');
   checkTlsConfig(cfg);
+  checkUsers(cfg);
   return cfg;
 }
 
@@ -273,6 +313,42 @@ function checkTlsConfig(cfg: ServeConfig): void {
 }
 
 /**
+ * Checks --user, --aclfile and --rename-command against the command table the server will have
+ * (MESH included: rules may name it before a mesh starts), and reads the ACL file's users into
+ * `cfg.users`.
+ */
+function checkUsers(cfg: ServeConfig): void {
+  const table = new CommandTable();
+  registerAll(table);
+  table.add(meshPlaceholder(''));
+  for (const [name, to] of cfg.renameCommands) {
+    if (table.get(name.toLowerCase()) === undefined) fail(`--rename-command: no command named '${name}'`);
+    if (/[\s\0]/.test(to)) fail(`--rename-command: the new name of ${name} may not contain spaces`);
+    try {
+      table.rename(name, to);
+    } catch (err) {
+      fail(`--rename-command: ${(err as Error).message}`);
+    }
+  }
+  for (const line of cfg.users) {
+    const why = checkUserLine(line, table);
+    if (why !== null) fail(`--user ${JSON.stringify(line)}: ${why}`);
+  }
+  if (cfg.aclfile !== null) {
+    if (cfg.users.length > 0) fail('--aclfile and --user cannot be used together (as in Redis: put every user in the file)');
+    let text: string;
+    try {
+      text = readFileSync(cfg.aclfile, 'utf8');
+    } catch (err) {
+      fail(`--aclfile: cannot read ${cfg.aclfile}: ${(err as Error).message}`);
+    }
+    const parsed = parseAclFile(text, table);
+    if ('error' in parsed) fail(`--aclfile ${cfg.aclfile} ${parsed.error}`);
+    cfg.users = parsed.users;
+  }
+}
+
+/**
  * Starts the sidecar from a parsed config: the RESP server (plain, and with `tlsPort` over TLS;
  * `port` 0 with `tlsPort` means TLS only), and with `http` set, the HTTP endpoint (/metrics,
  * /api/stats, the dashboard, /healthz) on that port and `httpHost`, over HTTPS with a
@@ -292,6 +368,8 @@ export async function serve(cfg: ServeConfig): Promise<MeshcacheServer> {
     tls: tlsFiles.resp === null ? null : { port: cfg.tlsPort!, ...tlsFiles.resp },
     onTlsError: (err, remote) => log.warn({ client: remote, detail: err.message.trim() }, 'tls handshake failed'),
     requirepass: cfg.requirepass,
+    users: cfg.users,
+    renameCommands: cfg.renameCommands,
     maxClients: cfg.maxClients,
     cache: { maxMemory: cfg.maxMemory, shards: cfg.shards, workers: cfg.workers },
     onCommand: (name, ns, ok, routed) => {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseServeArgs, readTlsFiles } from '../src/cli.js';
-import { refuseServeArgs, runCli } from './helpers/cli.js';
+import { assertRefused, parseOrRefusal, runCli } from './helpers/cli.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/tls/', import.meta.url));
 const CERT = FIXTURES + 'server-cert.pem';
@@ -19,13 +19,6 @@ const KEY = FIXTURES + 'server-key.pem';
 const CA = FIXTURES + 'ca.pem';
 const TLS = ['--tls-port', '0', '--tls-cert', CERT, '--tls-key', KEY];
 const dir = mkdtempSync(join(tmpdir(), 'meshcache-cli-tls-'));
-
-/** Asserts that `argv` is refused with exit code 2, `message` and the help hint. */
-function assertRefused(argv: string[], message: string): void {
-  const r = refuseServeArgs(argv);
-  assert.is(r.code, 2, `exit code for ${argv.join(' ')} (${r.stderr})`);
-  assert.is(r.stderr, `meshcache: ${message}\nRun 'meshcache serve --help' for the options.\n`);
-}
 
 const args = suite('parseServeArgs (HTTP host and TLS options)');
 
@@ -88,13 +81,13 @@ args('refuses a missing key file, a missing CA file and a missing HTTPS certific
 });
 
 args('refuses a key that does not match the certificate and a file that is not PEM, naming both flags', () => {
-  const r = refuseServeArgs(['--tls-port', '0', '--tls-cert', CERT, '--tls-key', FIXTURES + 'client-key.pem']);
+  const r = parseOrRefusal(['--tls-port', '0', '--tls-cert', CERT, '--tls-key', FIXTURES + 'client-key.pem']);
   assert.is(r.code, 2);
   assert.ok(r.stderr.startsWith('meshcache: --tls-cert/--tls-key: '), r.stderr);
   assert.is(r.stderr.split('\n').length, 3, 'one line and the help hint');
   const notPem = join(dir, 'not.pem');
   writeFileSync(notPem, 'hello\n');
-  const r2 = refuseServeArgs(['--http', '0', '--http-tls-cert', notPem, '--http-tls-key', KEY]);
+  const r2 = parseOrRefusal(['--http', '0', '--http-tls-cert', notPem, '--http-tls-key', KEY]);
   assert.is(r2.code, 2);
   assert.ok(r2.stderr.startsWith('meshcache: --http-tls-cert/--http-tls-key: '), r2.stderr);
 });

@@ -1,27 +1,24 @@
 /** Connection commands: PING, ECHO, HELLO, AUTH, QUIT, SELECT, CLIENT. */
-import { command, ERR, parseSafeInteger, word, type CommandContext, type CommandSpec, type ClientState } from './registry.js';
+import { command, ERR, parseSafeInteger, withSubcommands, word, type CommandContext, type CommandSpec, type ClientState } from './registry.js';
 import { REDIS_COMPAT_VERSION } from './version.js';
 
+/**
+ * AUTH [user] password and HELLO's AUTH: the connection runs as `user` (or `default`) from now on.
+ * As in Redis, a nopass user accepts any password when named (AUTH default x while the default
+ * user has no password); only the one-argument form is an error then.
+ */
 function auth(ctx: CommandContext, user: Buffer | null, pass: Buffer): boolean {
-  const required = ctx.server.requirepass;
-  if (required === null) {
-    // As in Redis: the default user without a password accepts any password when named
-    // (AUTH default x, HELLO 3 AUTH default x); only the one-argument form is an error.
-    if (user !== null && user.toString() === 'default') {
-      ctx.client.authenticated = true;
-      return true;
-    }
-    if (user !== null) {
-      ctx.out.error(ERR.wrongPass);
-      return false;
-    }
+  const users = ctx.server.users;
+  if (user === null && users.openByDefault) {
     ctx.out.error('ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?');
     return false;
   }
-  if ((user !== null && user.toString() !== 'default') || pass.toString() !== required) {
+  const found = users.authenticate(user === null ? 'default' : user.toString('latin1'), pass);
+  if (found === null) {
     ctx.out.error(ERR.wrongPass);
     return false;
   }
+  ctx.client.user = found;
   ctx.client.authenticated = true;
   return true;
 }
@@ -33,7 +30,7 @@ export function clientLine(c: ClientState, now: number): string {
     `age=${Math.floor((now - c.createdAt) / 1000)}`, `idle=${Math.floor((now - c.lastCommandAt) / 1000)}`,
     'flags=N', `db=${c.db}`, 'sub=0', 'psub=0', 'ssub=0', 'multi=-1', 'qbuf=0', 'qbuf-free=0',
     'argv-mem=0', 'multi-mem=0', 'rbs=0', 'rbp=0', 'obl=0', 'oll=0', 'omem=0', 'tot-mem=0',
-    'events=r', `cmd=${c.lastCommand}`, 'user=default', 'redir=-1', `resp=${c.resp}`,
+    'events=r', `cmd=${c.lastCommand}`, `user=${c.user.name}`, 'redir=-1', `resp=${c.resp}`,
     `lib-name=${c.libName}`, `lib-ver=${c.libVersion}`,
   ].join(' ');
 }
@@ -43,6 +40,9 @@ function validName(b: Buffer): boolean {
   for (const c of b) if (c < 0x21 || c > 0x7e) return false;
   return true;
 }
+
+const CLIENT_PLAIN = ['noscript', 'loading', 'stale'];
+const CLIENT_ADMIN = ['admin', 'noscript', 'loading', 'stale'];
 
 export const connectionCommands: CommandSpec[] = [
   command('ping', -1, ['fast', 'stale'], [0, 0, 0], 'connection', 'Returns the server\'s liveliness response.', (ctx, args) => {
@@ -104,7 +104,7 @@ export const connectionCommands: CommandSpec[] = [
     o.bulk('role'); o.bulk('master');
     o.bulk('modules'); o.array(0);
   }),
-  command('client', -2, ['slow', 'loading', 'stale'], [0, 0, 0], 'connection', 'A container for client connection commands.', (ctx, args) => {
+  withSubcommands(command('client', -2, ['slow', 'loading', 'stale'], [0, 0, 0], 'connection', 'A container for client connection commands.', (ctx, args) => {
     const sub = word(args[1]);
     const o = ctx.out;
     const now = Date.now();
@@ -145,5 +145,10 @@ export const connectionCommands: CommandSpec[] = [
       default:
         return o.error(ERR.unknownSubcommand(args[1].toString('latin1'), 'client'));
     }
+  }), {
+    // Redis's flags for each subcommand: those that show or act on other clients are @admin.
+    id: CLIENT_PLAIN, getname: CLIENT_PLAIN, setname: CLIENT_PLAIN, setinfo: CLIENT_PLAIN, info: CLIENT_PLAIN,
+    help: ['loading', 'stale'], list: CLIENT_ADMIN, kill: CLIENT_ADMIN, pause: CLIENT_ADMIN, unpause: CLIENT_ADMIN,
+    'no-evict': CLIENT_ADMIN, 'no-touch': CLIENT_PLAIN, reply: CLIENT_PLAIN, tracking: CLIENT_PLAIN, unblock: CLIENT_ADMIN,
   }),
 ];

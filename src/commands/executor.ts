@@ -9,19 +9,26 @@ import { RespWriter } from '../resp/writer.js';
 import { CacheError } from '../errors.js';
 import { errorBuffer, errorReply } from './reply.js';
 import { registerAll } from './index.js';
+import { Acl } from './acl.js';
 import {
-  CommandTable, ERR, type ClientState, type CommandSpec, type ServerState,
+  CommandTable, ERR, type AclSubject, type ClientState, type CommandSpec, type ServerState,
 } from './registry.js';
 
 /** Runs `args` as client `client` would, returning the reply. */
 export type CommandExecutor = (args: Buffer[], client: ClientState) => Buffer;
+
+/**
+ * Whom peers' commands run as: the mesh authenticated the peer (its handshake), and the client's
+ * own node checked the command against the client's user before forwarding it.
+ */
+const MESH_PEER: AclSubject = { name: 'mesh', unrestricted: true, deny: () => null };
 
 /** A client state for commands that arrive from peers (authenticated by the mesh handshake). */
 export function peerClient(resp: 2 | 3): ClientState {
   const now = Date.now();
   return {
     id: 0, name: 'mesh', libName: '', libVersion: '', addr: 'mesh', laddr: 'mesh', createdAt: now,
-    lastCommandAt: now, lastCommand: '', authenticated: true, db: 0, resp, closing: false,
+    lastCommandAt: now, lastCommand: '', authenticated: true, user: MESH_PEER, db: 0, resp, closing: false,
   };
 }
 
@@ -30,7 +37,7 @@ export function standaloneState(): ServerState {
   const commands = new CommandTable();
   registerAll(commands);
   return {
-    startedAt: Date.now(), port: 0, host: '', version: '', threadIndex: 0, requirepass: null,
+    startedAt: Date.now(), port: 0, host: '', version: '', threadIndex: 0, requirepass: null, users: new Acl(commands),
     config: new Map(), clients: () => [], commands, infoSections: () => [], mesh: null,
     counters: {
       connectionsReceived: 0, commandsProcessed: 0, rejectedConnections: 0, protocolErrors: 0,

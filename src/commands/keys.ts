@@ -290,7 +290,7 @@ export const keyCommands: CommandSpec[] = [
     setExpiry(ctx.cache, args[1], NO_EXPIRY);
     ctx.out.integer(1);
   }),
-  command('keys', 2, ['readonly'], [0, 0, 0], 'keyspace', 'Returns all key names that match a pattern.', (ctx, args) => {
+  command('keys', 2, ['readonly', '@dangerous'], [0, 0, 0], 'keyspace', 'Returns all key names that match a pattern.', (ctx, args) => {
     const keys = allKeys(ctx.cache, globOf(args[1]));
     ctx.out.array(keys.length);
     for (const k of keys) ctx.out.bulk(k);

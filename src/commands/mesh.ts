@@ -75,9 +75,21 @@ const HELP = [
   '    Print this help.',
 ];
 
+const MESH_FLAGS = ['admin', 'stale'];
+const MESH_SUMMARY = 'Mesh membership, ownership and balance';
+
+/**
+ * A MESH entry that only gives the command its name, arity and flags (ACL rules and COMMAND see
+ * it), answering every call with the error `reply`: on a server thread, whose MESH the main
+ * thread answers, and where rules are checked before a mesh exists.
+ */
+export function meshPlaceholder(reply: string): CommandSpec {
+  return command('mesh', -2, MESH_FLAGS, [0, 0, 0], 'cluster', MESH_SUMMARY, (ctx) => ctx.out.error(reply));
+}
+
 /** The MESH command bound to `node`. */
 export function meshCommand(node: MeshAdmin): CommandSpec {
-  return command('mesh', -2, ['admin', 'stale'], [0, 0, 0], 'cluster', 'Mesh membership, ownership and balance', (ctx, args) => {
+  return command('mesh', -2, MESH_FLAGS, [0, 0, 0], 'cluster', MESH_SUMMARY, (ctx, args) => {
     const sub = word(args[1]);
     if (sub === 'NODES' && args.length === 2) {
       const lines = node.nodes().map((n) =>

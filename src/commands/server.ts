@@ -1,6 +1,7 @@
 /** Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, TIME, COMMAND, CONFIG. */
 import { arch, platform, release, totalmem } from 'node:os';
 import { command, ERR, word, type CommandContext, type CommandSpec } from './registry.js';
+import { categoryNames, shownFlags, withSubcommands } from './registry.js';
 import { REDIS_COMPAT_VERSION } from './version.js';
 import type { CacheStats } from '../cache/cache.js';
 
@@ -109,30 +110,33 @@ function commandInfo(ctx: CommandContext, spec: ReturnType<CommandContext['serve
   o.array(10);
   o.bulk(spec.name);
   o.integer(spec.arity);
-  o.set(spec.flags.length);
-  for (const f of spec.flags) o.simple(f);
+  const flags = shownFlags(spec.flags);
+  o.set(flags.length);
+  for (const f of flags) o.simple(f);
   o.integer(spec.firstKey);
   o.integer(spec.lastKey);
   o.integer(spec.step);
-  o.set(1);
-  o.simple('@' + spec.group);
+  // Redis's ACL categories slot.
+  const categories = categoryNames(spec.categories);
+  o.set(categories.length);
+  for (const c of categories) o.simple(c);
   o.set(0);
   o.array(0);
   o.array(0);
 }
 
 export const serverCommands: CommandSpec[] = [
-  command('info', -1, ['loading', 'stale'], [0, 0, 0], 'server', 'Returns information and statistics about the server.', info),
+  command('info', -1, ['loading', 'stale', '@dangerous'], [0, 0, 0], 'server', 'Returns information and statistics about the server.', info),
   command('dbsize', 1, ['readonly', 'fast'], [0, 0, 0], 'keyspace', 'Returns the number of keys in the database.', (ctx) => ctx.out.integer(ctx.cache.size)),
-  command('flushdb', -1, ['write'], [0, 0, 0], 'keyspace', 'Removes all keys from the current database.', (ctx, args) => flush(ctx, args, 'flushdb')),
-  command('flushall', -1, ['write'], [0, 0, 0], 'keyspace', 'Removes all keys from all databases.', (ctx, args) => flush(ctx, args, 'flushall')),
+  command('flushdb', -1, ['write', '@dangerous'], [0, 0, 0], 'keyspace', 'Removes all keys from the current database.', (ctx, args) => flush(ctx, args, 'flushdb')),
+  command('flushall', -1, ['write', '@dangerous'], [0, 0, 0], 'keyspace', 'Removes all keys from all databases.', (ctx, args) => flush(ctx, args, 'flushall')),
   command('time', 1, ['fast', 'loading', 'stale'], [0, 0, 0], 'server', 'Returns the server time.', (ctx) => {
     const us = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
     ctx.out.array(2);
     ctx.out.bulk(String(us / 1_000_000n));
     ctx.out.bulk(String(us % 1_000_000n));
   }),
-  command('config', -2, ['admin', 'loading', 'stale'], [0, 0, 0], 'server', 'A container for server configuration commands.', (ctx, args) => {
+  withSubcommands(command('config', -2, ['admin', 'loading', 'stale'], [0, 0, 0], 'server', 'A container for server configuration commands.', (ctx, args) => {
     const sub = word(args[1]);
     if (sub === 'GET') {
       if (args.length < 3) return ctx.out.error(ERR.wrongArity('config|get'));
@@ -150,8 +154,12 @@ export const serverCommands: CommandSpec[] = [
     }
     if (sub === 'SET' || sub === 'RESETSTAT' || sub === 'REWRITE') return ctx.out.error(`ERR CONFIG ${sub} is not supported: meshcache's configuration is read-only at run time`);
     return ctx.out.error(ERR.unknownSubcommand(args[1].toString('latin1'), 'config'));
+  }), {
+    get: ['admin', 'noscript', 'loading', 'stale'], set: ['admin', 'noscript', 'loading', 'stale'],
+    resetstat: ['admin', 'noscript', 'loading', 'stale'], rewrite: ['admin', 'noscript', 'loading', 'stale'],
+    help: ['loading', 'stale'],
   }),
-  command('command', -1, ['loading', 'stale'], [0, 0, 0], 'server', 'Returns detailed information about all commands.', (ctx, args) => {
+  command('command', -1, ['loading', 'stale', '@connection'], [0, 0, 0], 'server', 'Returns detailed information about all commands.', (ctx, args) => {
     const table = ctx.server.commands;
     const o = ctx.out;
     if (args.length === 1) {

@@ -107,7 +107,7 @@ export class Connection implements CommandContext {
       addr: `${socket.remoteAddress}:${socket.remotePort}`,
       laddr: `${socket.localAddress}:${socket.localPort}`,
       createdAt: now, lastCommandAt: now, lastCommand: 'NULL',
-      authenticated: server.requirepass === null, db: 0, resp: 2, closing: false,
+      authenticated: server.users.openByDefault, user: server.users.defaultUser, db: 0, resp: 2, closing: false,
     };
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -160,7 +160,7 @@ export class Connection implements CommandContext {
     this.#flush();
   }
 
-  /** Checks in Redis's order: the command exists, its arity, then authentication. */
+  /** Checks in Redis's order: the command exists, its arity, authentication, then the user's permissions. */
   #execute(args: Buffer[]): void {
     const started = performance.now();
     const raw = args[0].toString('latin1');
@@ -169,6 +169,7 @@ export class Connection implements CommandContext {
     this.server.counters.commandsProcessed++;
     this.client.lastCommand = name;
     let ok = true;
+    let denied: string | null;
     if (spec === undefined) {
       this.out.error(ERR.unknownCommand(args[0].toString('latin1'), args.slice(1)));
       ok = false;
@@ -177,6 +178,9 @@ export class Connection implements CommandContext {
       ok = false;
     } else if (!this.client.authenticated && !NO_AUTH_NEEDED.has(name)) {
       this.out.error(ERR.noAuth);
+      ok = false;
+    } else if (!this.client.user.unrestricted && (denied = this.client.user.deny(spec, args)) !== null) {
+      this.out.error(denied);
       ok = false;
     } else {
       try {

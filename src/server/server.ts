@@ -12,13 +12,15 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
+import { BroadcastChannel } from 'node:worker_threads';
 import { Cache } from '../cache/cache.js';
 import type { CacheOptions } from '../config.js';
 import { RespParser, DEFAULT_LIMITS } from '../resp/parser.js';
 import { Connection, type OutputLimits } from './connection.js';
-import { CommandTable, command, type ClientState, type CommandRouting, type ServerCounters, type ServerState } from '../commands/registry.js';
+import { CommandTable, type ClientState, type CommandRouting, type ServerCounters, type ServerState } from '../commands/registry.js';
 import { registerAll } from '../commands/index.js';
-import { meshCommand, type AttachableMesh, type MeshAdmin } from '../commands/mesh.js';
+import { meshCommand, meshPlaceholder, type AttachableMesh, type MeshAdmin } from '../commands/mesh.js';
+import { Acl, type AclChange } from '../commands/acl.js';
 
 /**
  * Whether a TLS client must show a certificate signed by `ca` (Redis's tls-auth-clients):
@@ -59,6 +61,22 @@ export interface ServerOptions {
   cache?: Cache | CacheOptions;
   /** Password clients must AUTH with (user `default`); null = none. */
   requirepass?: string | null;
+  /**
+   * Users besides `default`, or rules for `default` itself: each `name rule rule…` in Redis's ACL
+   * rule syntax (`alice on >secret ~* +@all -@dangerous`), applied in order after requirepass.
+   * A bad rule throws a RangeError. @default []
+   */
+  users?: readonly string[];
+  /**
+   * Like Redis's rename-command: `[name, newName]` pairs; clients call `name` as `newName`, or not
+   * at all when `newName` is ''. ACL rules still name the command by its own name. @default []
+   */
+  renameCommands?: ReadonlyArray<readonly [string, string]>;
+  /**
+   * Name of the BroadcastChannel over which the server threads of one sidecar keep their users in
+   * step (ACL SETUSER / DELUSER on one thread apply on every thread); null = none.
+   */
+  aclChannel?: string | null;
   /** Most simultaneous clients; more are refused with an error. @default 10000 */
   maxClients?: number;
   /**
@@ -109,9 +127,12 @@ export class MeshcacheServer {
     outputLimitDisconnections: 0, keyspaceHits: 0, keyspaceMisses: 0, netInputBytes: 0, netOutputBytes: 0,
   };
   readonly #ownsCache: boolean;
-  readonly #options: Required<Omit<ServerOptions, 'cache' | 'onCommand' | 'onClientError' | 'onTlsError' | 'outputLimits' | 'fd' | 'threadIndex' | 'port' | 'tls'>> & {
+  readonly #options: Required<Omit<ServerOptions, 'cache' | 'onCommand' | 'onClientError' | 'onTlsError' | 'outputLimits' | 'fd' | 'threadIndex' | 'port' | 'tls' | 'users' | 'renameCommands' | 'aclChannel'>> & {
     port: number | null; tls: FilledTlsOptions | null; outputLimits: OutputLimits; fd: number | null; threadIndex: number;
   };
+  /** The users clients authenticate as. */
+  readonly acl: Acl;
+  #aclChannel: BroadcastChannel | null = null;
   readonly #connections = new Set<Connection>();
   readonly #extraInfo: Array<() => [string, Array<[string, string | number]>]> = [];
   readonly #onCommand: ServerOptions['onCommand'];
@@ -161,6 +182,28 @@ export class MeshcacheServer {
     if (o.onTlsError !== undefined && typeof o.onTlsError !== 'function') throw new TypeError('options.onTlsError must be a function');
     this.#onTlsError = o.onTlsError;
     registerAll(this.commands);
+    for (const pair of o.renameCommands ?? []) {
+      if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') throw new TypeError('options.renameCommands must hold [name, newName] string pairs');
+      const [name, to] = pair;
+      // MESH is registered when a mesh attaches; renaming it before is valid.
+      if (this.commands.get(name.toLowerCase()) === undefined && name.toLowerCase() !== 'mesh') throw new RangeError(`options.renameCommands: no command named ${name}`);
+      if (/[\s\0]/.test(to)) throw new RangeError(`options.renameCommands: the new name of ${name} may not contain spaces`);
+      this.commands.rename(name, to);
+    }
+    if (o.users !== undefined && !(Array.isArray(o.users) && o.users.every((u) => typeof u === 'string'))) throw new TypeError('options.users must be an array of strings');
+    this.acl = new Acl(this.commands, this.#options.requirepass);
+    try {
+      this.acl.load(o.users ?? []);
+    } catch (err) {
+      throw new RangeError(`options.users: ${(err as Error).message}`);
+    }
+    if (o.aclChannel !== undefined && o.aclChannel !== null) {
+      const channel = new BroadcastChannel(o.aclChannel);
+      channel.unref();
+      channel.onmessage = (e) => this.acl.applyChange((e as { data: AclChange }).data);
+      this.acl.onChange((change) => channel.postMessage(change));
+      this.#aclChannel = channel;
+    }
     const self = this;
     const config = new Map<string, string>([
       ['port', String(this.#options.port ?? 0)],
@@ -186,6 +229,7 @@ export class MeshcacheServer {
       version: PACKAGE_VERSION,
       threadIndex: this.#options.threadIndex,
       requirepass: this.#options.requirepass,
+      users: this.acl,
       config,
       clients: () => [...this.#connections].map((c) => c.client),
       counters: this.counters,
@@ -220,8 +264,7 @@ export class MeshcacheServer {
     this.state.mesh = routing;
     if (meshInfo !== undefined) this.addInfoSection(() => ['Mesh', meshInfo()]);
     // The main thread's MESH answers; this entry only gives the command its name and arity here.
-    this.commands.add(command('mesh', -2, ['admin', 'stale'], [0, 0, 0], 'cluster', 'Mesh membership, ownership and balance',
-      (ctx) => ctx.out.error('ERR MESH is answered by the main thread')));
+    this.commands.add(meshPlaceholder('ERR MESH is answered by the main thread'));
   }
 
   /** The mesh node attached with attachMesh, or null. */
@@ -333,6 +376,7 @@ export class MeshcacheServer {
       while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       for (const c of this.#connections) c.destroy();
       await stopped;
+      this.#aclChannel?.close();
       if (this.#ownsCache) await this.cache.close();
     })();
     return this.#closing;

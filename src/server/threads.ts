@@ -9,6 +9,7 @@
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { once } from 'node:events';
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { MeshcacheServer, type ServerOptions } from './server.js';
 import { nativeStatus } from '../native/binding.js';
@@ -66,6 +67,8 @@ export async function startServerThreads(threads: number, options: ServerOptions
   }
   const host = options.host ?? '127.0.0.1';
   const { fd, port } = native.addon.listenReusePort(host, options.port ?? 6380, BACKLOG);
+  // One channel per sidecar, over which its threads keep their users in step.
+  options = { ...options, aclChannel: options.aclChannel ?? `meshcache.acl.${process.pid}.${randomUUID()}` };
   const main = new MeshcacheServer({ ...options, fd });
   const address = await main.listen();
   const { cache: _cache, onCommand: _c, onClientError: _e, onTlsError: _te, fd: _fd, port: _p, host: _h, threadIndex: _t, tls: _tls, ...rest } = options;

@@ -1,17 +1,19 @@
 /**
- * Running `meshcache serve`'s argument parser and the real CLI from tests: a refusal checked
- * in-process (process.exit stubbed to throw) and a child process with its exit code and output.
+ * Running `meshcache serve`'s argument parser and the real CLI from tests: a parse checked
+ * in-process (process.exit and stderr stubbed, so a refused flag's exit code and message can be
+ * checked without a child process), and a child process with its exit code and output.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseServeArgs } from '../../src/cli.js';
+import * as assert from 'uvu/assert';
+import { parseServeArgs, type ServeConfig } from '../../src/cli.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** A child that neither exits nor is expected to serve is killed after this (startup takes ~2 s when idle). */
 export const CLI_CHILD_TIMEOUT_MS = 60_000;
 
-/** What a refused parse did: the exit code asked for and what went to stderr. */
-export interface Refusal { code: number | null; stderr: string }
+/** What a parse did: the exit code asked for (null: accepted), what went to stderr, the config when accepted. */
+export interface Refusal { code: number | null; stderr: string; cfg: ServeConfig | null }
 
 class ExitCalled extends Error {
   constructor(readonly code: number | undefined) {
@@ -19,27 +21,29 @@ class ExitCalled extends Error {
   }
 }
 
-/**
- * Runs parseServeArgs in-process with process.exit and process.stderr.write stubbed: the exit
- * becomes an exception, so the refusal's code and message can be checked without a child. An
- * accepted argv gives code null and the parsed config in `stderr`.
- */
-export function refuseServeArgs(argv: string[]): Refusal {
+/** Parses `argv` as `meshcache serve` would; a refusal comes back as its exit code and stderr. */
+export function parseOrRefusal(argv: string[]): Refusal {
   const exit = process.exit;
   const write = process.stderr.write;
   let stderr = '';
   process.exit = ((code?: number) => { throw new ExitCalled(code); }) as typeof process.exit;
   process.stderr.write = ((chunk: string | Uint8Array) => { stderr += String(chunk); return true; }) as typeof process.stderr.write;
   try {
-    const cfg = parseServeArgs(argv);
-    return { code: null, stderr: `accepted: ${JSON.stringify(cfg)}` };
+    return { code: null, stderr, cfg: parseServeArgs(argv) };
   } catch (err) {
-    if (err instanceof ExitCalled) return { code: err.code ?? null, stderr };
+    if (err instanceof ExitCalled) return { code: err.code ?? null, stderr, cfg: null };
     throw err;
   } finally {
     process.exit = exit;
     process.stderr.write = write;
   }
+}
+
+/** Asserts that `argv` is refused with exit code 2 and exactly `message` plus the help hint. */
+export function assertRefused(argv: string[], message: string): void {
+  const r = parseOrRefusal(argv);
+  assert.is(r.code, 2, `exit code for ${argv.join(' ')} (accepted: ${JSON.stringify(r.cfg)})`);
+  assert.is(r.stderr, `meshcache: ${message}\nRun 'meshcache serve --help' for the options.\n`);
 }
 
 /** How a CLI child ended. */
