@@ -12,6 +12,7 @@ import { Rebalancer, type RebalancerDeps } from '../../src/mesh/rebalancer.js';
 import { MessageType, type MeshFrame, type RebalanceEntry } from '../../src/mesh/wire.js';
 import type { OutgoingFrame } from '../../src/mesh/transport.js';
 import { MemoryNetwork } from '../helpers/memory-transport.js';
+import { sleep, waitFor } from '../helpers/resp-client.js';
 
 const OLD = 'old';
 const NEW = 'new';
@@ -35,6 +36,8 @@ interface Harness {
   /** Which node owns a key (tests change it mid-pass). */
   owners: Map<string, string>;
   epoch: { value: number };
+  /** Messages the rebalancer logged at warn level, with their fields. */
+  warnings: Array<[Record<string, unknown>, string]>;
   close(): Promise<void>;
 }
 
@@ -52,7 +55,7 @@ function harness(keys: string[], answer: Answer, options: Partial<RebalancerDeps
   const target = new Cache({ maxMemory: '8mb', shards: 2 });
   const h = {
     cache, target, network, batches: [], received: [], timeouts: [], passesCompleted: 0,
-    owners: new Map<string, string>(), epoch: { value: 1 },
+    owners: new Map<string, string>(), epoch: { value: 1 }, warnings: [],
   } as unknown as Harness;
   let index = 0;
   to.onFrame((frame: MeshFrame, _from, reply: (f: OutgoingFrame) => void) => {
@@ -84,7 +87,11 @@ function harness(keys: string[], answer: Answer, options: Partial<RebalancerDeps
       return from.request(address, frame, timeoutMs);
     },
     epoch: () => h.epoch.value,
-    logger: null,
+    logger: {
+      info: () => {},
+      debug: () => {},
+      warn: (fields: Record<string, unknown>, msg: string) => { h.warnings.push([fields, msg]); },
+    } as unknown as RebalancerDeps['logger'],
     rangeStats: null,
     onPassComplete: () => { h.passesCompleted++; },
     ...options,
@@ -127,6 +134,7 @@ failed('every batch nacked: all 5 keys stay on the old owner with their values, 
   assert.is(s.failures, 3); // batches of 2, 2 and 1
   assert.is(s.passes, 1);
   assert.is(h.passesCompleted, 0, 'a pass with keys pending does not report the hand-off done');
+  assert.equal(h.warnings[0], [{ owner: NEW, entries: 2, err: `unexpected reply type ${MessageType.Nack}` }, 'mesh: rebalance batch not acknowledged; retrying later']);
   await h.close();
 });
 
@@ -285,3 +293,95 @@ acked('the range collector gets every locally owned key with its size, then fini
 });
 
 acked.run();
+
+const passes = suite('Rebalancer: when passes run');
+
+passes('tick starts a pass at once while keys are pending, and not once none are', async () => {
+  let accept = false;
+  const h = harness(KEYS, () => (accept ? 'ack' : 'nack'));
+  await onePass(h);
+  assert.is(h.rebalancer.stats().pending, 5);
+  accept = true;
+  h.rebalancer.tick();
+  assert.is(h.rebalancer.stats().inProgress, 1, 'the tick started a pass');
+  h.rebalancer.tick(); // while one runs: no second pass
+  await waitFor(() => h.rebalancer.stats().inProgress === 0, 5000, 'the pass to end');
+  assert.is(h.rebalancer.stats().passes, 2);
+  assert.equal(await contents(h.cache), []);
+  h.rebalancer.tick();
+  assert.is(h.rebalancer.stats().inProgress, 0, 'nothing pending and a pass ran within sweepIntervalMs');
+  await h.close();
+});
+
+passes('tick sweeps once sweepIntervalMs has passed since the last pass; a stopped rebalancer never does', async () => {
+  const h = harness(KEYS, () => 'ack', { sweepIntervalMs: 1 });
+  await sleep(5);
+  h.rebalancer.tick();
+  assert.is(h.rebalancer.stats().inProgress, 1);
+  await waitFor(() => h.rebalancer.stats().inProgress === 0, 5000, 'the pass to end');
+  assert.equal(await contents(h.cache), []);
+  h.rebalancer.stop();
+  await sleep(5);
+  h.rebalancer.tick();
+  assert.is(h.rebalancer.stats().inProgress, 0);
+  await h.close();
+});
+
+passes('schedule runs a pass after its debounce; scheduled passes after stop() never run', async () => {
+  const h = harness(KEYS, () => 'ack');
+  h.rebalancer.schedule();
+  h.rebalancer.schedule(); // a burst of changes: one debounced pass
+  assert.is(h.rebalancer.stats().inProgress, 0, 'debounced, not at once');
+  await waitFor(() => h.rebalancer.stats().passes === 1 && h.rebalancer.stats().inProgress === 0, 5000, 'the scheduled pass');
+  assert.equal(await contents(h.cache), []);
+  await h.close();
+  const stopped = harness(KEYS, () => 'ack');
+  stopped.rebalancer.schedule();
+  stopped.rebalancer.stop();
+  stopped.rebalancer.schedule();
+  await sleep(300); // three debounce periods
+  assert.is(stopped.rebalancer.stats().passes, 0);
+  assert.equal(await contents(stopped.cache), ALL);
+  await stopped.close();
+});
+
+passes('stop() during a pass ends it: keys not yet offered stay, and the hand-off is not reported done', async () => {
+  const h = harness(KEYS, () => 'ack', { onBatch: (hh) => hh.rebalancer.stop() });
+  assert.is(await onePass(h), 2);
+  assert.is(h.batches.length, 1);
+  assert.equal((await contents(h.cache)).length, 3);
+  assert.is(h.rebalancer.stats().passes, 0);
+  assert.is(h.passesCompleted, 0);
+  await h.close();
+});
+
+passes('drain retries until the new owner acks and returns how many keys it handed over', async () => {
+  const h = harness(KEYS, (_e, i) => (i < 3 ? 'nack' : 'ack'));
+  assert.is(await h.rebalancer.drain(Date.now() + 10_000), 5);
+  assert.is(h.batches.length, 6);
+  assert.equal(await contents(h.cache), []);
+  await h.close();
+});
+
+passes('a pass that throws is logged and the rebalancer keeps working', async () => {
+  let broken = true;
+  const h = harness(KEYS, () => 'ack', {
+    ownerOf: (key) => {
+      if (broken) throw new Error('ring unavailable');
+      return Buffer.from(key).toString() === '' ? OLD : NEW;
+    },
+    sweepIntervalMs: 1,
+  });
+  await sleep(5);
+  h.rebalancer.tick();
+  await waitFor(() => h.rebalancer.stats().inProgress === 0, 5000, 'the failed pass to end');
+  assert.equal(h.warnings, [[{ err: 'ring unavailable' }, 'mesh: rebalance pass failed']]);
+  broken = false;
+  await sleep(5);
+  h.rebalancer.tick();
+  await waitFor(() => h.rebalancer.stats().inProgress === 0, 5000, 'the next pass to end');
+  assert.equal(await contents(h.cache), []);
+  await h.close();
+});
+
+passes.run();
