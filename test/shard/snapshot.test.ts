@@ -118,6 +118,11 @@ decode('a well-formed file of 2 sections and 3 records decodes to exactly those 
   ]);
 });
 
+decode('an empty last section and a last record with an empty key and value fit exactly and decode', () => {
+  const c = decodeSnapshot(build([[{ key: 'a', value: 'x' }, { key: '', value: '' }], []]), 'test.snap', 1024);
+  assert.equal(c.records.map((r) => [r.key.toString(), r.value.toString()]), [['a', 'x'], ['', '']]);
+});
+
 decode('a file with no sections and no records decodes to nothing', () => {
   const c = decodeSnapshot(build([]), 'test.snap', 1024);
   assert.is(c.records.length, 0);
@@ -197,6 +202,20 @@ decode('a section or record that claims more bytes than it has is refused before
   // Room for a section header is checked too.
   const stub = Buffer.concat([shortTail.subarray(0, HEADER_BYTES), Buffer.alloc(SECTION_HEADER_BYTES - 1)]);
   assertCorrupt(Buffer.concat([stub, encodeTrailer(0, 0, crc32(stub))]), `section header at ${S0} runs past the end`);
+});
+
+decode('a damaged second record is refused naming its offset', () => {
+  const first: Rec = { key: 'first', value: 'one' };
+  const r1 = R0 + RECORD_HEADER_BYTES + 5 + 3; // the second record's header
+  // A section that ends 15 bytes into the second record's header.
+  const header = build([]).subarray(0, HEADER_BYTES);
+  const sect = encodeSection(0, 2, Buffer.concat([record(first), Buffer.alloc(RECORD_HEADER_BYTES - 1)]));
+  const before = Buffer.concat([header, sect]);
+  assertCorrupt(Buffer.concat([before, encodeTrailer(1, 2, crc32(before))]), `record header at ${r1} runs past its section`);
+  const longValue = build([[first, { key: 'k', value: 'v' }]]);
+  longValue.writeUInt32LE(2, r1 + 4);
+  assertCorrupt(fixFileCrc(fixSectionCrc(longValue, S0)), `record at ${r1} runs past its section`);
+  assertCorrupt(build([[first, { key: 'k', value: 'v', flags: 31 }]]), `record at ${r1} has unknown flags 31`);
 });
 
 decode('keys over the target\'s maxKeyBytes and unknown value flags are refused', () => {
