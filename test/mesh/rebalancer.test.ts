@@ -16,6 +16,8 @@ import { sleep, waitFor } from '../helpers/resp-client.js';
 
 const OLD = 'old';
 const NEW = 'new';
+/** In `Harness.owners`: the key has no owner (ownerOf returns undefined). */
+const NOBODY = '<nobody>';
 
 /** What the fake new owner does with one Rebalance batch. */
 type Answer = (entries: RebalanceEntry[], batchIndex: number) => 'ack' | 'nack' | 'silent' | 'store-only';
@@ -80,7 +82,10 @@ function harness(keys: string[], answer: Answer, options: Partial<RebalancerDeps
     nodeId: OLD,
     batchEntries: 2,
     sweepIntervalMs: 60_000,
-    ownerOf: (key) => h.owners.get(Buffer.from(key).toString()) ?? NEW,
+    ownerOf: (key) => {
+      const owner = h.owners.get(Buffer.from(key).toString()) ?? NEW;
+      return owner === NOBODY ? undefined : owner;
+    },
     addressOf: (id) => (id === NEW ? to.address : id === OLD ? from.address : undefined),
     request: (address, frame, t) => {
       h.timeouts.push(t);
@@ -242,13 +247,50 @@ acked('a key whose ownership came back to this node during the hand-off stays', 
   await h.close();
 });
 
-acked('keys this node owns (or nobody owns) are never offered or deleted', async () => {
+acked('keys this node owns (or nobody owns) are never offered or deleted, nor counted pending', async () => {
   const h = harness(KEYS, () => 'ack');
   h.owners.set('a', OLD);
-  h.owners.set('b', OLD);
+  h.owners.set('b', NOBODY);
   assert.is(await onePass(h), 3);
   assert.equal(h.batches.flat().sort(), ['c', 'd', 'e']);
   assert.equal(await contents(h.cache), [['a', 'v:a'], ['b', 'v:b']]);
+  assert.is(h.rebalancer.stats().pending, 0);
+  assert.is(h.passesCompleted, 1);
+  await h.close();
+});
+
+acked('4 keys in batches of 2 make exactly 2 batches (no empty one at the end)', async () => {
+  const h = harness(['a', 'b', 'c', 'd'], () => 'ack');
+  assert.is(await onePass(h), 4);
+  assert.equal(h.batches.map((b) => b.length), [2, 2]);
+  const s = h.rebalancer.stats();
+  assert.ok(s.lastPassMs >= 0 && s.lastPassMs < 60_000, `lastPassMs ${s.lastPassMs}`);
+  await h.close();
+});
+
+acked('a key that expires or is deleted after the scan read it, before its turn, is skipped', async () => {
+  let deleted: string | undefined;
+  const h = harness(KEYS, () => 'ack', {
+    onBatch: (hh, entries) => {
+      if (deleted !== undefined) return;
+      // All 5 keys came in one scan batch; delete one the pass has not reached yet.
+      const offered = new Set(entries.map((e) => Buffer.from(e.key).toString()));
+      deleted = KEYS.find((k) => !offered.has(k))!;
+      hh.cache.delete(deleted);
+    },
+  });
+  assert.is(await onePass(h), 4);
+  assert.not.ok(h.batches.flat().includes(deleted!));
+  assert.equal(await contents(h.cache), []);
+  assert.is(h.target.get(deleted!), undefined, 'the deleted key was not resurrected on the new owner');
+  await h.close();
+});
+
+acked('without a logger a failed batch still keeps its keys', async () => {
+  const h = harness(KEYS, () => 'nack', { logger: null });
+  assert.is(await onePass(h), 0);
+  assert.equal(await contents(h.cache), ALL);
+  assert.is(h.rebalancer.stats().pending, 5);
   await h.close();
 });
 
@@ -332,7 +374,8 @@ passes('schedule runs a pass after its debounce; scheduled passes after stop() n
   h.rebalancer.schedule();
   h.rebalancer.schedule(); // a burst of changes: one debounced pass
   assert.is(h.rebalancer.stats().inProgress, 0, 'debounced, not at once');
-  await waitFor(() => h.rebalancer.stats().passes === 1 && h.rebalancer.stats().inProgress === 0, 5000, 'the scheduled pass');
+  // Within 1.5 s: the 100 ms debounced pass, not the settling pass 2 s later.
+  await waitFor(() => h.rebalancer.stats().passes === 1 && h.rebalancer.stats().inProgress === 0, 1500, 'the scheduled pass');
   assert.equal(await contents(h.cache), []);
   await h.close();
   const stopped = harness(KEYS, () => 'ack');
@@ -359,7 +402,29 @@ passes('drain retries until the new owner acks and returns how many keys it hand
   const h = harness(KEYS, (_e, i) => (i < 3 ? 'nack' : 'ack'));
   assert.is(await h.rebalancer.drain(Date.now() + 10_000), 5);
   assert.is(h.batches.length, 6);
+  assert.is(h.rebalancer.stats().passes, 2, 'drain stops as soon as nothing is pending');
   assert.equal(await contents(h.cache), []);
+  await h.close();
+});
+
+passes('drain counts only the keys handed over during that drain', async () => {
+  const h = harness(KEYS, (_e, i) => (i === 0 ? 'nack' : 'ack'));
+  assert.is(await onePass(h), 3);
+  assert.is(await h.rebalancer.drain(0), 2);
+  assert.is(h.rebalancer.stats().sent, 5);
+  await h.close();
+});
+
+passes('a pass during which the epoch changed is run again at once', async () => {
+  const h = harness(KEYS, () => 'ack', {
+    sweepIntervalMs: 1,
+    onBatch: (hh) => { if (hh.epoch.value === 1) hh.epoch.value = 2; },
+  });
+  await sleep(5);
+  h.rebalancer.tick();
+  await waitFor(() => h.rebalancer.stats().inProgress === 0, 5000, 'the passes to end');
+  assert.is(h.rebalancer.stats().passes, 2);
+  assert.is(h.passesCompleted, 1, 'the second pass ran under one epoch throughout');
   await h.close();
 });
 
@@ -382,6 +447,22 @@ passes('a pass that throws is logged and the rebalancer keeps working', async ()
   await waitFor(() => h.rebalancer.stats().inProgress === 0, 5000, 'the next pass to end');
   assert.equal(await contents(h.cache), []);
   await h.close();
+  // Without a logger the failure is dropped quietly (an unhandled rejection would end this run).
+  let fail = true;
+  const quiet = harness(KEYS, () => 'ack', {
+    logger: null,
+    sweepIntervalMs: 1,
+    ownerOf: () => { if (fail) throw new Error('ring unavailable'); return NEW; },
+  });
+  await sleep(5);
+  quiet.rebalancer.tick();
+  await waitFor(() => quiet.rebalancer.stats().inProgress === 0, 5000, 'the failed pass to end');
+  await sleep(5);
+  fail = false;
+  quiet.rebalancer.tick();
+  await waitFor(() => quiet.rebalancer.stats().inProgress === 0, 5000, 'the next pass to end');
+  assert.equal(await contents(quiet.cache), []);
+  await quiet.close();
 });
 
 passes.run();
