@@ -6,7 +6,7 @@
  * sandbox's src/ (coverageAnalysis must then be "off": every mutant runs the whole command).
  * `npm run mutation` mutates all three modules against their three test files. On a small machine
  * run one module at a time against only its own tests, which is several times faster:
- *   MUTATE=rebalancer npm run mutation     (also: snapshot, wire)
+ *   MUTATE=rebalancer npm run mutation     (also: snapshot, wire, or a list: rebalancer,snapshot)
  * test/mesh/wire-fuzz.test.ts is left out: its seed changes per run and it takes seconds.
  */
 
@@ -18,11 +18,12 @@ const MODULES = {
   wire: { mutate: 'src/mesh/wire.ts:299-596', tests: 'mesh/wire' },
 };
 
-const only = process.env.MUTATE;
-if (only !== undefined && !(only in MODULES)) {
-  throw new RangeError(`MUTATE must be one of ${Object.keys(MODULES).join(', ')} (got ${only})`);
+const only = process.env.MUTATE === undefined || process.env.MUTATE === '' ? undefined : process.env.MUTATE;
+const names = only === undefined ? Object.keys(MODULES) : only.split(',');
+for (const name of names) {
+  if (!(name in MODULES)) throw new RangeError(`MUTATE must list some of ${Object.keys(MODULES).join(', ')} (got ${only})`);
 }
-const picked = only === undefined ? Object.values(MODULES) : [MODULES[/** @type {keyof MODULES} */ (only)]];
+const picked = names.map((name) => MODULES[/** @type {keyof MODULES} */ (name)]);
 const pattern = `(${picked.map((m) => m.tests).join('|')})\\.test\\.ts$`;
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
@@ -38,6 +39,6 @@ export default {
   concurrency: 2,
   timeoutMS: 10_000,
   reporters: ['clear-text', 'progress', 'html', 'json'],
-  htmlReporter: { fileName: `reports/mutation/${only ?? 'all'}.html` },
-  jsonReporter: { fileName: `reports/mutation/${only ?? 'all'}.json` },
+  htmlReporter: { fileName: `reports/mutation/${names.join('-')}.html` },
+  jsonReporter: { fileName: `reports/mutation/${names.join('-')}.json` },
 };
