@@ -7,7 +7,7 @@
  * `npm run mutation` mutates all three modules against their three test files. On a small machine
  * run one module at a time against only its own tests, which is several times faster:
  *   MUTATE=rebalancer npm run mutation     (also: snapshot, wire, or a list: rebalancer,snapshot)
- * test/mesh/wire-fuzz.test.ts is left out: its seed changes per run and it takes seconds.
+ * test/mesh/wire.fuzz.test.ts is left out: its seed changes per run and it takes seconds.
  */
 
 /** Module → the source (or line range) mutated and the uvu file pattern (under test/) that guards it. */

@@ -12,7 +12,7 @@ import { Rebalancer, type RebalancerDeps } from '../../src/mesh/rebalancer.js';
 import { MessageType, type MeshFrame, type RebalanceEntry } from '../../src/mesh/wire.js';
 import type { OutgoingFrame } from '../../src/mesh/transport.js';
 import { MemoryNetwork } from '../helpers/memory-transport.js';
-import { sleep, waitFor } from '../helpers/resp-client.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const OLD = 'old';
 const NEW = 'new';
@@ -347,7 +347,7 @@ passes('tick starts a pass at once while keys are pending, and not once none are
   h.rebalancer.tick();
   assert.is(h.rebalancer.stats().inProgress, 1, 'the tick started a pass');
   h.rebalancer.tick(); // while one runs: no second pass
-  await waitFor(() => h.rebalancer.stats().inProgress === 0, 5000, 'the pass to end');
+  await waitFor(() => h.rebalancer.stats().inProgress === 0, { timeoutMs: 5000, what: 'the pass to end' });
   assert.is(h.rebalancer.stats().passes, 2);
   assert.equal(await contents(h.cache), []);
   h.rebalancer.tick();
@@ -360,7 +360,7 @@ passes('tick sweeps once sweepIntervalMs has passed since the last pass; a stopp
   await sleep(5);
   h.rebalancer.tick();
   assert.is(h.rebalancer.stats().inProgress, 1);
-  await waitFor(() => h.rebalancer.stats().inProgress === 0, 5000, 'the pass to end');
+  await waitFor(() => h.rebalancer.stats().inProgress === 0, { timeoutMs: 5000, what: 'the pass to end' });
   assert.equal(await contents(h.cache), []);
   h.rebalancer.stop();
   await sleep(5);
@@ -375,7 +375,7 @@ passes('schedule runs a pass after its debounce; scheduled passes after stop() n
   h.rebalancer.schedule(); // a burst of changes: one debounced pass
   assert.is(h.rebalancer.stats().inProgress, 0, 'debounced, not at once');
   // Within 1.5 s: the 100 ms debounced pass, not the settling pass 2 s later.
-  await waitFor(() => h.rebalancer.stats().passes === 1 && h.rebalancer.stats().inProgress === 0, 1500, 'the scheduled pass');
+  await waitFor(() => h.rebalancer.stats().passes === 1 && h.rebalancer.stats().inProgress === 0, { timeoutMs: 1500, what: 'the scheduled pass' });
   assert.equal(await contents(h.cache), []);
   await h.close();
   const stopped = harness(KEYS, () => 'ack');
@@ -422,7 +422,7 @@ passes('a pass during which the epoch changed is run again at once', async () =>
   });
   await sleep(5);
   h.rebalancer.tick();
-  await waitFor(() => h.rebalancer.stats().inProgress === 0, 5000, 'the passes to end');
+  await waitFor(() => h.rebalancer.stats().inProgress === 0, { timeoutMs: 5000, what: 'the passes to end' });
   assert.is(h.rebalancer.stats().passes, 2);
   assert.is(h.passesCompleted, 1, 'the second pass ran under one epoch throughout');
   await h.close();
@@ -439,12 +439,12 @@ passes('a pass that throws is logged and the rebalancer keeps working', async ()
   });
   await sleep(5);
   h.rebalancer.tick();
-  await waitFor(() => h.rebalancer.stats().inProgress === 0, 5000, 'the failed pass to end');
+  await waitFor(() => h.rebalancer.stats().inProgress === 0, { timeoutMs: 5000, what: 'the failed pass to end' });
   assert.equal(h.warnings, [[{ err: 'ring unavailable' }, 'mesh: rebalance pass failed']]);
   broken = false;
   await sleep(5);
   h.rebalancer.tick();
-  await waitFor(() => h.rebalancer.stats().inProgress === 0, 5000, 'the next pass to end');
+  await waitFor(() => h.rebalancer.stats().inProgress === 0, { timeoutMs: 5000, what: 'the next pass to end' });
   assert.equal(await contents(h.cache), []);
   await h.close();
   // Without a logger the failure is dropped quietly (an unhandled rejection would end this run).
@@ -456,11 +456,11 @@ passes('a pass that throws is logged and the rebalancer keeps working', async ()
   });
   await sleep(5);
   quiet.rebalancer.tick();
-  await waitFor(() => quiet.rebalancer.stats().inProgress === 0, 5000, 'the failed pass to end');
+  await waitFor(() => quiet.rebalancer.stats().inProgress === 0, { timeoutMs: 5000, what: 'the failed pass to end' });
   await sleep(5);
   fail = false;
   quiet.rebalancer.tick();
-  await waitFor(() => quiet.rebalancer.stats().inProgress === 0, 5000, 'the next pass to end');
+  await waitFor(() => quiet.rebalancer.stats().inProgress === 0, { timeoutMs: 5000, what: 'the next pass to end' });
   assert.equal(await contents(quiet.cache), []);
   await quiet.close();
 });
