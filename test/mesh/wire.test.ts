@@ -269,6 +269,33 @@ errors('ERR_MESH_TRUNCATED when a count needs more bytes than the body has, befo
   assert.equal(errorOf(raw(1, MessageType.RangeTable, Buffer.concat([u64(1n), str('c'), u16(MAX_RANGES)]))), { code: 'ERR_MESH_TRUNCATED', closeCode: 1002 });
 });
 
+errors('a list count is refused by its byte pre-check, before any item is read or allocated (4096 members in a 10-byte body)', () => {
+  const r = decodeFrame(raw(1, MessageType.StateSync, Buffer.concat([u16(4096), Buffer.alloc(8)])));
+  assert.not.ok(r.ok);
+  if (r.ok) return;
+  assert.is(r.error.code, 'ERR_MESH_TRUNCATED');
+  assert.match(r.error.message, /^4096 members need at least \d+ bytes, 8 left$/);
+});
+
+errors('a frame of exactly MAX_FRAME_BYTES passes the length checks (its body is then read), one byte more is ERR_MESH_LENGTH', () => {
+  const body = Buffer.concat([ack('a'), Buffer.alloc(MAX_BODY_BYTES - ack('a').length)]); // a valid Ack, then padding
+  const atMax = decodeFrame(raw(1, MessageType.Ack, body));
+  assert.is(raw(1, MessageType.Ack, body).length, MAX_FRAME_BYTES);
+  assert.not.ok(atMax.ok);
+  if (!atMax.ok) assert.is(atMax.error.code, 'ERR_MESH_TRAILING', 'the body decoder ran: the length was accepted');
+  const over = decodeFrame(raw(1, MessageType.Ack, Buffer.alloc(MAX_BODY_BYTES + 1)));
+  assert.not.ok(over.ok);
+  if (!over.ok) assert.is(over.error.code, 'ERR_MESH_LENGTH');
+});
+
+errors('decodeFrame never throws, even for an argument that is not bytes: ERR_MESH_BODY', () => {
+  for (const notBytes of ['frame', 42, null, undefined, {}, [1, 2, 3]]) {
+    const r = decodeFrame(notBytes as never);
+    assert.not.ok(r.ok);
+    if (!r.ok) assert.is(r.error.code, 'ERR_MESH_BODY', `for ${JSON.stringify(notBytes)}`);
+  }
+});
+
 errors('ERR_MESH_VERSION (1003) for versions 0 and MAX + 1', () => {
   const body = ack('a');
   assert.equal(errorOf(raw(0, MessageType.Ack, body)), { code: 'ERR_MESH_VERSION', closeCode: 1003 });
