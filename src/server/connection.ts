@@ -195,7 +195,8 @@ export class Connection implements CommandContext {
     const parser = this.#parser;
     if (!parser.partial || this.#paused || this.#closed) this.#partialSince = 0;
     else if (this.#partialSince === 0 || parser.completed !== this.#partialCompleted) {
-      this.#partialSince = this.#lastInputAt;
+      // Now, not the last read: after a pause, the clock starts when reading resumes.
+      this.#partialSince = Date.now();
       this.#partialCompleted = parser.completed;
     }
     const held = parser.heldBytes;
