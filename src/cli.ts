@@ -82,6 +82,14 @@ export interface ServeConfig {
   aclfile: string | null;
   /** rename-command pairs: [name, newName]; '' as newName disables the command. */
   renameCommands: Array<[string, string]>;
+  /** Per-client query buffer limit (bytes or a size like '64mb'; 0 = none); null = the server's default. */
+  clientQueryBufferLimit: string | number | null;
+  /** Limit on all clients' query buffers together (bytes or a size; 0 = none); null = the server's default. */
+  maxMemoryClients: string | number | null;
+  /** Close clients idle this many seconds (0 = never). */
+  timeout: number;
+  /** Close clients whose request stays unfinished this many seconds (0 = never). */
+  partialRequestTimeout: number;
 }
 
 const FLAGS: Flag[] = [
@@ -96,6 +104,10 @@ const FLAGS: Flag[] = [
   { name: '--max-clients', key: 'maxClients', kind: 'int', def: '10000', help: 'most simultaneous clients' },
   { name: '--log-level', key: 'logLevel', kind: 'string', def: 'info', help: 'pino level: fatal, error, warn, info, debug, trace' },
   { name: '--slowlog-ms', key: 'slowlogMs', kind: 'int', def: '10', help: 'log commands slower than this (ms)' },
+  { name: '--client-query-buffer-limit', key: 'clientQueryBufferLimit', kind: 'bytes', def: '64mb, or 2 × proto-max-bulk-len if larger', help: 'disconnect a client whose unparsed input holds more (0 = no limit)' },
+  { name: '--max-memory-clients', key: 'maxMemoryClients', kind: 'bytes', def: '256mb, or the client limit if larger', help: 'when all clients\' input holds more, disconnect the largest first (0 = no limit; per server thread)' },
+  { name: '--timeout', key: 'timeout', kind: 'int', def: '0', help: 'close clients idle this many seconds (0 = never)' },
+  { name: '--partial-request-timeout', key: 'partialRequestTimeout', kind: 'int', def: '30', help: 'close clients that leave a request unfinished, or stay silent before AUTH, this many seconds (0 = never)' },
   { name: '--mesh-port', key: 'meshPort', kind: 'int', def: `off (${MESH_DEFAULTS.port} with --join)`, help: 'port of the mesh endpoint (ws); turns the mesh on' },
   { name: '--mesh-host', key: 'meshHost', kind: 'string', def: 'same as --host', help: 'address the mesh endpoint binds' },
   { name: '--mesh-advertise', key: 'meshAdvertise', kind: 'string', def: 'the mesh host', help: 'host other nodes dial to reach this one' },
@@ -137,7 +149,9 @@ ${FLAGS.map((f) => `  ${(f.name + (f.kind === 'bool' ? '' : f.kind === 'pair' ? 
                            vnodes, maxRangeKeys, httpHost, httpTlsCert,
                            httpTlsKey, tlsPort, tlsCert, tlsKey, tlsCa,
                            tlsAuthClients, users (array), aclfile,
-                           renameCommands (object: name to new name)); flags win
+                           renameCommands (object: name to new name),
+                           clientQueryBufferLimit, maxMemoryClients, timeout,
+                           partialRequestTimeout); flags win
   -h, --help               show this help
   -v, --version            print the version
 
@@ -160,6 +174,7 @@ export function parseServeArgs(argv: string[]): ServeConfig {
     httpHost: '127.0.0.1', httpTlsCert: null, httpTlsKey: null,
     tlsPort: null, tlsCert: null, tlsKey: null, tlsCa: null, tlsAuthClients: null,
     users: [], aclfile: null, renameCommands: [],
+    clientQueryBufferLimit: null, maxMemoryClients: null, timeout: 0, partialRequestTimeout: 30,
   };
   const fromFlags: Partial<Record<keyof ServeConfig, unknown>> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -227,6 +242,15 @@ export function parseServeArgs(argv: string[]): ServeConfig {
   if (cfg.shards !== undefined) int('shards', 1, 1024);
   if (cfg.http !== null) int('http', 0, 65535);
   if (parseBytes(cfg.maxMemory) === undefined) fail(`maxMemory must be a size like '512mb' (got ${String(cfg.maxMemory)})`);
+  for (const k of ['clientQueryBufferLimit', 'maxMemoryClients'] as const) {
+    const v = cfg[k];
+    if (v === null) continue;
+    const n = parseBytes(v);
+    if (n === undefined || !Number.isSafeInteger(n)) fail(`${k} must be a size like '64mb', or 0 for no limit (got ${String(v)})`);
+    cfg[k] = n;
+  }
+  int('timeout', 0, 31_536_000);
+  int('partialRequestTimeout', 0, 31_536_000);
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) fail(`logLevel must be one of fatal, error, warn, info, debug, trace, silent`);
   if (typeof cfg.host !== 'string' || cfg.host === '') fail('host must be a non-empty string');
   if (cfg.meshPort !== null) int('meshPort', 0, 65535);
@@ -371,6 +395,10 @@ export async function serve(cfg: ServeConfig): Promise<MeshcacheServer> {
     users: cfg.users,
     renameCommands: cfg.renameCommands,
     maxClients: cfg.maxClients,
+    clientQueryBufferLimit: cfg.clientQueryBufferLimit === null ? undefined : Number(cfg.clientQueryBufferLimit),
+    maxMemoryClients: cfg.maxMemoryClients === null ? undefined : Number(cfg.maxMemoryClients),
+    timeoutSeconds: cfg.timeout,
+    partialRequestTimeoutSeconds: cfg.partialRequestTimeout,
     cache: { maxMemory: cfg.maxMemory, shards: cfg.shards, workers: cfg.workers },
     onCommand: (name, ns, ok, routed) => {
       metrics?.onCommand(name, ns, ok);

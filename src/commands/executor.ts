@@ -42,6 +42,7 @@ export function standaloneState(): ServerState {
     counters: {
       connectionsReceived: 0, commandsProcessed: 0, rejectedConnections: 0, protocolErrors: 0,
       outputLimitDisconnections: 0, keyspaceHits: 0, keyspaceMisses: 0, netInputBytes: 0, netOutputBytes: 0,
+      queryBufferLimitDisconnections: 0, evictedClients: 0, timeoutDisconnections: 0, clientInputBytes: 0,
     },
   };
 }

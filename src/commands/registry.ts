@@ -99,6 +99,14 @@ export interface ServerCounters {
   keyspaceMisses: number;
   netInputBytes: number;
   netOutputBytes: number;
+  /** Clients disconnected for a query buffer over client-query-buffer-limit. */
+  queryBufferLimitDisconnections: number;
+  /** Clients disconnected because all clients' input was over maxmemory-clients (largest first). */
+  evictedClients: number;
+  /** Clients closed by timeout, partial-request-timeout or the unauthenticated bound. */
+  timeoutDisconnections: number;
+  /** Bytes all clients' input holds now: a gauge, not a count. */
+  clientInputBytes: number;
 }
 
 export type Handler = (ctx: CommandContext, args: Buffer[]) => void;

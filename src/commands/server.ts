@@ -30,6 +30,7 @@ function sections(ctx: CommandContext): Array<[string, Fields]> {
       ['rejected_connections', c.rejectedConnections], ['expired_keys', s.expirations], ['evicted_keys', s.evictions],
       ['keyspace_hits', c.keyspaceHits], ['keyspace_misses', c.keyspaceMisses],
       ['total_error_replies', c.protocolErrors], ['client_output_buffer_limit_disconnections', c.outputLimitDisconnections],
+      ['client_query_buffer_limit_disconnections', c.queryBufferLimitDisconnections], ['evicted_clients', c.evictedClients],
     ]],
     ['Replication', [['role', 'master'], ['connected_slaves', 0]]],
     ['Keyspace', s.entries > 0 ? [['db0', `keys=${s.entries},expires=0,avg_ttl=0`]] : []],
@@ -40,6 +41,7 @@ function sections(ctx: CommandContext): Array<[string, Fields]> {
       ['cache_shard_balance', s.balance.toFixed(3)], ['cache_compressed_entries', s.compressedEntries],
       ['cache_bytes_saved', s.bytesSaved], ['cache_lock_contended', s.contended],
       ['cache_workers', s.workers?.threads ?? 0], ['protocol_errors', c.protocolErrors],
+      ['clients_input_buffer_bytes', c.clientInputBytes], ['client_timeout_disconnections', c.timeoutDisconnections],
     ]],
   ];
   for (const extra of ctx.server.infoSections()) out.push(extra);

@@ -7,6 +7,13 @@
  * the parser; it never throws. Partial input simply waits: no byte is examined twice (a line end is
  * searched for in each new chunk once, without merging), and a large bulk is assembled once from
  * its chunks when its last byte has arrived.
+ *
+ * Memory held for input is accounted (`heldBytes`) so that the server can bound it per client and
+ * in total: the buffers the parser references (a Buffer view pins its whole allocation, so the
+ * allocation's length counts), plus a bookkeeping cost per argument and per chunk. It keeps no
+ * more than it needs: a buffer whose bytes have all been parsed is let go while the parser waits,
+ * and a large buffer of which only a small part is still needed (the start of the next request
+ * behind a big value) is copied down so that the large allocation can be freed.
  */
 
 /** Caps on untrusted lengths. */
@@ -27,6 +34,21 @@ export interface ParserLimits {
 export const UNAUTHENTICATED_MAX_ARGS = 10;
 /** Largest bulk argument, in bytes, before AUTH (Redis: 16 KiB). */
 export const UNAUTHENTICATED_MAX_BULK_BYTES = 16 * 1024;
+
+/**
+ * Bytes of JavaScript heap one argument of a partial request costs beyond its own bytes: a Buffer
+ * view (~96 B on Node 20, x64) and its array slot (8 B), with the array's growth slack; measured at
+ * ~106 B per argument for 1M one-byte arguments. Each chunk waiting to be merged costs the same.
+ * A request of 1M arguments thus counts ~112 MB before its bytes.
+ */
+export const ARG_OVERHEAD_BYTES = 112;
+
+/**
+ * A buffer at least this large is copied down, when the parser waits, if no more than a quarter
+ * of it is still needed: a few bytes of the next request must not pin an 8 MB value's buffer.
+ * Above a socket read (64 KiB), so that only buffers merged for a large bulk are ever copied.
+ */
+export const COMPACT_MIN_BYTES = 256 * 1024;
 
 export const DEFAULT_LIMITS: ParserLimits = {
   maxArgs: 1024 * 1024,
@@ -70,6 +92,15 @@ export class RespParser {
   #searched = 0;
   /** #chunks[0, #chunksSearched) hold no LF. */
   #chunksSearched = 0;
+  /** Length of the buffers, other than #buf, that arguments in #args still reference. */
+  #pinnedBytes = 0;
+  /** #args[#bufArgsFrom, …) were taken from #buf; #bufArgBytes is their length. */
+  #bufArgsFrom = 0;
+  #bufArgBytes = 0;
+  /** The last `next()` returned undefined for want of bytes (not for an error). */
+  #waiting = false;
+  /** Requests returned by `next()` so far. */
+  #completed = 0;
 
   constructor(limits: ParserLimits = DEFAULT_LIMITS) {
     this.limits = limits;
@@ -80,35 +111,111 @@ export class RespParser {
     return this.#buf.length - this.#pos + this.#chunkBytes;
   }
 
+  /**
+   * Bytes of memory the parser holds for requests not yet returned: the buffers it references
+   * (whole allocations, parsed bytes that a pending argument still points into included) plus
+   * ARG_OVERHEAD_BYTES per pending argument and per unmerged chunk. 0 once everything received
+   * has been returned (or after `discard()` or an error).
+   */
+  get heldBytes(): number {
+    const pieces = this.#chunks.length + (this.#args === null ? 0 : this.#args.length);
+    return this.#buf.length + this.#chunkBytes + this.#pinnedBytes + pieces * ARG_OVERHEAD_BYTES;
+  }
+
+  /**
+   * A request has begun and the parser waits for the rest of it: the last `next()` returned
+   * undefined for want of bytes, and bytes of an unfinished request are held.
+   */
+  get partial(): boolean {
+    return this.#waiting && this.error === null && this.heldBytes > 0;
+  }
+
+  /** Requests `next()` has returned so far (progress: it grows whenever a request completes). */
+  get completed(): number {
+    return this.#completed;
+  }
+
   push(chunk: Buffer): void {
     if (this.error !== null || chunk.length === 0) return;
     if (this.#pos === this.#buf.length && this.#chunks.length === 0) {
-      this.#buf = chunk;
-      this.#pos = 0;
-      this.#searched = 0;
+      this.#setBuf(chunk);
     } else {
       this.#chunks.push(chunk);
       this.#chunkBytes += chunk.length;
     }
   }
 
+  /**
+   * Makes `buf` the buffer parsed from (at 0). The old one stays counted (in #pinnedBytes) while
+   * arguments of the pending request point into it.
+   */
+  #setBuf(buf: Buffer): void {
+    if (this.#args !== null && this.#args.length > this.#bufArgsFrom) this.#pinnedBytes += this.#buf.length;
+    this.#buf = buf;
+    this.#pos = 0;
+    this.#searched = 0;
+    this.#bufArgsFrom = this.#args === null ? 0 : this.#args.length;
+    this.#bufArgBytes = 0;
+  }
+
   /** Merges the pending chunks into #buf (after the parse position). */
   #merge(): void {
-    this.#buf = Buffer.concat([this.#buf.subarray(this.#pos), ...this.#chunks]);
-    this.#pos = 0;
+    const merged = Buffer.concat([this.#buf.subarray(this.#pos), ...this.#chunks]);
     this.#chunks = [];
     this.#chunkBytes = 0;
-    this.#searched = 0;
     this.#chunksSearched = 0;
+    this.#setBuf(merged);
+  }
+
+  /** Lets go of every byte received (the connection closed): nothing is referenced any more. */
+  discard(): void {
+    this.#buf = EMPTY;
+    this.#pos = 0;
+    this.#searched = 0;
+    this.#chunks = [];
+    this.#chunkBytes = 0;
+    this.#chunksSearched = 0;
+    this.#args = null;
+    this.#pinnedBytes = 0;
+    this.#bufArgsFrom = 0;
+    this.#bufArgBytes = 0;
+    this.#waiting = false;
   }
 
   #fail(reply: string): undefined {
     this.error = new RespProtocolError(reply);
-    this.#buf = EMPTY;
+    this.discard();
+    return undefined;
+  }
+
+  /**
+   * next() has to wait for more bytes: let go of what the partial request no longer needs. A
+   * fully parsed #buf that no pending argument points into is dropped; a large #buf of which at
+   * most a quarter is still needed (its unparsed tail and the pending arguments taken from it) has
+   * those parts copied out, so that the large allocation can be freed.
+   */
+  #wait(): undefined {
+    this.#waiting = true;
+    const buf = this.#buf;
+    const tail = buf.length - this.#pos;
+    const argsInBuf = this.#args === null ? 0 : this.#args.length - this.#bufArgsFrom;
+    if (tail === 0 && argsInBuf === 0) {
+      if (buf !== EMPTY) this.#setBuf(EMPTY);
+      return undefined;
+    }
+    // A copied argument takes at least 8 bytes (allocations are 8-byte aligned).
+    if (buf.length < COMPACT_MIN_BYTES || (tail + this.#bufArgBytes + 8 * argsInBuf) * 4 > buf.length) return undefined;
+    const args = this.#args;
+    if (args !== null) {
+      for (let i = this.#bufArgsFrom; i < args.length; i++) args[i] = Buffer.from(args[i]);
+      this.#pinnedBytes += this.#bufArgBytes;
+    }
+    const searched = Math.max(0, this.#searched - this.#pos);
+    this.#buf = tail === 0 ? EMPTY : Buffer.from(buf.subarray(this.#pos));
     this.#pos = 0;
-    this.#chunks = [];
-    this.#chunkBytes = 0;
-    this.#args = null;
+    this.#searched = searched;
+    this.#bufArgsFrom = args === null ? 0 : args.length;
+    this.#bufArgBytes = 0;
     return undefined;
   }
 
@@ -159,18 +266,19 @@ export class RespParser {
 
   /** The next complete command, or undefined (need more bytes, or `error` is set). */
   next(): Buffer[] | undefined {
+    this.#waiting = false;
     for (;;) {
       if (this.error !== null) return undefined;
       if (this.#args === null) {
         if (this.#pos >= this.#buf.length) {
-          if (this.#chunks.length === 0) return undefined;
+          if (this.#chunks.length === 0) return this.#wait();
           this.#merge();
         }
         const nl = this.#lineEnd();
         if (this.#buf[this.#pos] === 0x2a) {
           if (nl < 0) {
             if (this.buffered > this.limits.maxInlineBytes) return this.#fail('ERR Protocol error: too big mbulk count string');
-            return undefined;
+            return this.#wait();
           }
           const n = this.#count(this.#pos + 1, nl);
           if (Number.isNaN(n) || n > this.limits.maxArgs) return this.#fail('ERR Protocol error: invalid multibulk length');
@@ -178,12 +286,14 @@ export class RespParser {
           this.#pos = nl + 1;
           if (n <= 0) continue; // `*0` and `*-1` are empty requests
           this.#args = [];
+          this.#bufArgsFrom = 0;
+          this.#bufArgBytes = 0;
           this.#remaining = n;
           this.#bulkLen = -1;
         } else {
           if (nl < 0) {
             if (this.buffered > this.limits.maxInlineBytes) return this.#fail('ERR Protocol error: too big inline request');
-            return undefined;
+            return this.#wait();
           }
           if (nl - this.#pos > this.limits.maxInlineBytes) return this.#fail('ERR Protocol error: too big inline request');
           let end = nl;
@@ -193,13 +303,14 @@ export class RespParser {
           const args = splitInline(line);
           if (args === null) return this.#fail('ERR Protocol error: unbalanced quotes in request');
           if (args.length === 0) continue;
+          this.#completed++;
           return args;
         }
       }
       while (this.#remaining > 0) {
         if (this.#bulkLen < 0) {
           if (this.#pos >= this.#buf.length) {
-            if (this.#chunks.length === 0) return undefined;
+            if (this.#chunks.length === 0) return this.#wait();
             this.#merge();
           }
           const c = this.#buf[this.#pos];
@@ -207,7 +318,7 @@ export class RespParser {
           const nl = this.#lineEnd();
           if (nl < 0) {
             if (this.buffered > this.limits.maxInlineBytes) return this.#fail('ERR Protocol error: too big bulk count string');
-            return undefined;
+            return this.#wait();
           }
           const n = this.#count(this.#pos + 1, nl);
           if (Number.isNaN(n) || n < 0 || n > this.limits.maxBulkBytes) return this.#fail('ERR Protocol error: invalid bulk length');
@@ -217,16 +328,21 @@ export class RespParser {
         }
         const need = this.#bulkLen + 2;
         if (this.#buf.length - this.#pos < need) {
-          if (this.buffered < need) return undefined; // wait: chunks stay unmerged until complete
+          if (this.buffered < need) return this.#wait(); // chunks stay unmerged until complete
           this.#merge();
         }
         this.#args!.push(this.#buf.subarray(this.#pos, this.#pos + this.#bulkLen));
+        this.#bufArgBytes += this.#bulkLen;
         this.#pos += need;
         this.#bulkLen = -1;
         this.#remaining--;
       }
       const args = this.#args!;
       this.#args = null;
+      this.#pinnedBytes = 0;
+      this.#bufArgsFrom = 0;
+      this.#bufArgBytes = 0;
+      this.#completed++;
       return args;
     }
   }

@@ -6,6 +6,13 @@
  * connection stops executing its pipeline and stops reading (so a slow reader cannot make the
  * server buffer without end) until its output drains back under the limit, and is disconnected
  * if it stays over it `softSeconds`; past the hard limit it is disconnected at once.
+ *
+ * Input is accounted as it arrives: after every read (and every run of the pipeline) the bytes the
+ * parser holds for this client (`inputBytes`: buffered chunks, arguments of a partial request and
+ * their bookkeeping) are reported to the server through `onInput`, which applies the per-client
+ * and total limits; the connection also says since when a partial request has waited
+ * (`partialSince`) and when bytes last came (`lastInputAt`), for the server's timeouts. A closed
+ * connection lets go of every input buffer at once.
  */
 import type { Socket } from 'node:net';
 import { RespParser } from '../resp/parser.js';
@@ -57,6 +64,12 @@ export interface ConnectionHooks {
   onCommand(name: string, ns: number, ok: boolean, routed: boolean): void;
   onClose(conn: Connection): void;
   onClientError(conn: Connection, kind: string, detail: string): void;
+  /**
+   * The bytes the parser holds for this client changed by `delta` (now `conn.inputBytes`): called
+   * after each read and each run of the pipeline, and with the negative of what was held when the
+   * connection closes. The server applies its input limits here (it may close `conn` at once).
+   */
+  onInput?(conn: Connection, delta: number): void;
 }
 
 export class Connection implements CommandContext {
@@ -90,6 +103,14 @@ export class Connection implements CommandContext {
   #barriers = 0;
   /** A #flushSoon is pending. */
   #flushScheduled = false;
+  /** The parser's heldBytes as last reported through onInput. */
+  #inputBytes = 0;
+  /** When bytes last arrived (ms since the epoch; the connection's start before any). */
+  #lastInputAt = Date.now();
+  /** Since when the parser has waited for the rest of a request (ms since the epoch); 0 = not waiting. */
+  #partialSince = 0;
+  /** The parser's `completed` when #partialSince was set: a request completed since restarts it. */
+  #partialCompleted = 0;
 
   constructor(
     socket: Socket, id: number, readonly cache: CommandContext['cache'], readonly server: ServerState,
@@ -114,6 +135,7 @@ export class Connection implements CommandContext {
     socket.on('error', (err) => this.#hooks.onClientError(this, 'socket', err.message));
     socket.on('close', () => {
       this.#closed = true;
+      this.#releaseInput();
       if (this.#softTimer !== null) clearTimeout(this.#softTimer);
       if (this.#lingerTimer !== null) clearTimeout(this.#lingerTimer);
       this.#hooks.onClose(this);
@@ -129,8 +151,64 @@ export class Connection implements CommandContext {
     return this.#closed;
   }
 
+  /** Bytes held for this client's input: what its query buffer costs (see RespParser.heldBytes). */
+  get inputBytes(): number {
+    return this.#inputBytes;
+  }
+
+  /** When bytes last arrived from the client (ms since the epoch), or when it connected. */
+  get lastInputAt(): number {
+    return this.#lastInputAt;
+  }
+
+  /**
+   * Since when (ms since the epoch) the client has left a request unfinished while we read: reset
+   * whenever a request completes; 0 when no request is partial, or while reading is paused (the
+   * output limits), since then the rest cannot arrive.
+   */
+  get partialSince(): number {
+    return this.#partialSince;
+  }
+
+  /**
+   * Closes at once for an input limit or timeout (`kind`: 'query-buffer-limit', 'evicted',
+   * 'timeout'), without a reply (as Redis does): its input buffers are released before this
+   * returns, so the server's total drops at once.
+   */
+  closeForInput(kind: string, why: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#releaseInput();
+    this.#hooks.onClientError(this, kind, why);
+    this.#socket.destroy();
+  }
+
+  /** Drops every input buffer and reports it (closing). */
+  #releaseInput(): void {
+    this.#parser.discard();
+    this.#partialSince = 0;
+    this.#accountInput();
+  }
+
+  /** Reports a change in the bytes held for input, and keeps #partialSince. */
+  #accountInput(): void {
+    const parser = this.#parser;
+    if (!parser.partial || this.#paused || this.#closed) this.#partialSince = 0;
+    else if (this.#partialSince === 0 || parser.completed !== this.#partialCompleted) {
+      // Now, not the last read: after a pause, the clock starts when reading resumes.
+      this.#partialSince = Date.now();
+      this.#partialCompleted = parser.completed;
+    }
+    const held = parser.heldBytes;
+    const delta = held - this.#inputBytes;
+    if (delta === 0) return;
+    this.#inputBytes = held;
+    this.#hooks.onInput?.(this, delta);
+  }
+
   #onData(chunk: Buffer): void {
     this.server.counters.netInputBytes += chunk.length;
+    this.#lastInputAt = Date.now();
     // After QUIT, a protocol error or end(), input is read and dropped: buffering it would let a
     // peer grow our memory, and leaving it unread would turn our close into a reset.
     if (this.client.closing || this.#closed) return;
@@ -158,6 +236,7 @@ export class Connection implements CommandContext {
       this.client.closing = true;
     }
     this.#flush();
+    this.#accountInput();
   }
 
   /** Checks in Redis's order: the command exists, its arity, authentication, then the user's permissions. */

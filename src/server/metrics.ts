@@ -205,6 +205,10 @@ export function createMetrics(server?: MeshcacheServer, options: MetricsOptions 
   counter('meshcache_rejected_connections_total', 'Connections refused (max clients reached or shutting down)', 'rejectedConnections');
   counter('meshcache_net_input_bytes_total', 'Bytes read from clients', 'netInputBytes');
   counter('meshcache_net_output_bytes_total', 'Bytes written to clients', 'netOutputBytes');
+  counter('meshcache_query_buffer_limit_disconnections_total', 'Clients disconnected for a query buffer over client-query-buffer-limit', 'queryBufferLimitDisconnections');
+  counter('meshcache_evicted_clients_total', 'Clients disconnected, largest first, while all clients\' input was over maxmemory-clients', 'evictedClients');
+  counter('meshcache_timeout_disconnections_total', 'Clients closed for idling past timeout or leaving a request unfinished past partial-request-timeout', 'timeoutDisconnections');
+  gauge('meshcache_clients_input_buffer_bytes', 'Bytes all clients\' input (query buffers) holds now', (_s, srv) => srv.counters.clientInputBytes);
 
   // The mesh, when the server is in one (read at scrape time): without a mesh the counters stay at
   // 0, the gauges unset and meshcache_mesh_members has no sample.

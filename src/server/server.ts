@@ -8,6 +8,14 @@
  * Clients connect in plain TCP on `port`, over TLS on `tls.port` (Redis 6's tls-port), or both.
  * A TLS socket is a Duplex like a TCP one: once its handshake is done it goes through the same
  * Connection code.
+ *
+ * Input is bounded like Redis 7 bounds it: each client's query buffer (`clientQueryBufferLimit`,
+ * Redis's client-query-buffer-limit), all clients' query buffers together (`maxMemoryClients`,
+ * Redis's maxmemory-clients: over it the client with the largest buffer is disconnected first,
+ * until the total is under it again), idle clients (`timeoutSeconds`, Redis's timeout) and requests
+ * left unfinished (`partialRequestTimeoutSeconds`, which also bounds how long a client that has not
+ * authenticated may stay silent when a password is set). Limits are checked as bytes arrive; the
+ * timeouts by a sweep over the connections (like Redis's clientsCron).
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
@@ -91,6 +99,33 @@ export interface ServerOptions {
   /** Most arguments in one request. @default 1048576 */
   maxArgs?: number;
   /**
+   * Most bytes one client's unparsed and partial input may hold (Redis's client-query-buffer-limit),
+   * counted as RespParser.heldBytes (bytes plus ~112 B per pending argument); past it the client is
+   * disconnected at once. 0 = no limit. The default lets one request carry its largest legal value
+   * twice over (MSET of two), as Redis's 1 GB does for its 512 MB bulk; 64 MiB holds a request of
+   * ~500K small arguments, more need a higher limit.
+   * @default max(64 MiB, 2 × proto-max-bulk-len)
+   */
+  clientQueryBufferLimit?: number;
+  /**
+   * Most bytes all clients' input may hold together on this server thread (Redis's
+   * maxmemory-clients, here input only: output is bounded per client by outputLimits). Past it the
+   * clients with the largest input are disconnected, largest first, until the total is under it.
+   * 0 = no limit.
+   * @default max(256 MiB, clientQueryBufferLimit)
+   */
+  maxMemoryClients?: number;
+  /** Close a client after this many seconds without input (Redis's timeout). 0 = never. @default 0 */
+  timeoutSeconds?: number;
+  /**
+   * Close a client whose request has stayed unfinished this many seconds (slow-loris clients);
+   * with a password set, also a client that has not authenticated and has sent nothing for as
+   * long. Reset whenever a request completes. 0 = never. 30 s carries the largest default value
+   * (8 MiB) at ~2.3 Mbit/s.
+   * @default 30
+   */
+  partialRequestTimeoutSeconds?: number;
+  /**
    * Listen on this already-listening socket descriptor instead of binding host:port (the native
    * addon's SO_REUSEPORT sockets, one per server thread).
    */
@@ -119,12 +154,23 @@ export { REDIS_COMPAT_VERSION } from '../commands/version.js';
 
 export const DEFAULT_OUTPUT_LIMITS: OutputLimits = { hardBytes: 256 * 1024 * 1024, softBytes: 64 * 1024 * 1024, softSeconds: 60 };
 
+/** The smallest default client-query-buffer-limit, in bytes (raised to 2 × proto-max-bulk-len). */
+export const MIN_DEFAULT_CLIENT_QUERY_BUFFER_LIMIT = 64 * 1024 * 1024;
+/** The default maxmemory-clients, in bytes (raised to the client-query-buffer-limit). */
+export const DEFAULT_MAX_MEMORY_CLIENTS = 256 * 1024 * 1024;
+/** The default bound on a partial request, in seconds. */
+export const DEFAULT_PARTIAL_REQUEST_TIMEOUT_SECONDS = 30;
+/** The timeout sweep runs at a quarter of the shortest timeout, within these bounds (ms). */
+const SWEEP_MIN_MS = 10;
+const SWEEP_MAX_MS = 1000;
+
 export class MeshcacheServer {
   readonly cache: Cache;
   readonly commands = new CommandTable();
   readonly counters: ServerCounters = {
     connectionsReceived: 0, commandsProcessed: 0, rejectedConnections: 0, protocolErrors: 0,
     outputLimitDisconnections: 0, keyspaceHits: 0, keyspaceMisses: 0, netInputBytes: 0, netOutputBytes: 0,
+    queryBufferLimitDisconnections: 0, evictedClients: 0, timeoutDisconnections: 0, clientInputBytes: 0,
   };
   readonly #ownsCache: boolean;
   readonly #options: Required<Omit<ServerOptions, 'cache' | 'onCommand' | 'onClientError' | 'onTlsError' | 'outputLimits' | 'fd' | 'threadIndex' | 'port' | 'tls' | 'users' | 'renameCommands' | 'aclChannel'>> & {
@@ -133,6 +179,10 @@ export class MeshcacheServer {
   /** The users clients authenticate as. */
   readonly acl: Acl;
   #aclChannel: BroadcastChannel | null = null;
+  /** Redis's proto-max-bulk-len: the largest bulk argument, in bytes. */
+  readonly #protoMaxBulkLen: number;
+  /** Checks the timeouts (null when every timeout is off, or not listening). */
+  #sweepTimer: NodeJS.Timeout | null = null;
   readonly #connections = new Set<Connection>();
   readonly #extraInfo: Array<() => [string, Array<[string, string | number]>]> = [];
   readonly #onCommand: ServerOptions['onCommand'];
@@ -157,9 +207,19 @@ export class MeshcacheServer {
     if (o.port === null && o.fd !== undefined) throw new TypeError('options.port may not be null with options.fd');
     if (o.requirepass !== undefined && o.requirepass !== null && (typeof o.requirepass !== 'string' || o.requirepass === '')) throw new TypeError('options.requirepass must be a non-empty string or null');
     if (o.maxClients !== undefined && (!Number.isInteger(o.maxClients) || o.maxClients < 1)) throw new RangeError('options.maxClients must be a positive integer');
+    for (const k of ['clientQueryBufferLimit', 'maxMemoryClients'] as const) {
+      const v = o[k];
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) throw new RangeError(`options.${k} must be an integer >= 0 (bytes; 0 = no limit)`);
+    }
+    for (const k of ['timeoutSeconds', 'partialRequestTimeoutSeconds'] as const) {
+      const v = o[k];
+      if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) throw new RangeError(`options.${k} must be a number >= 0 (seconds; 0 = never)`);
+    }
     this.#ownsCache = !(o.cache instanceof Cache);
     this.cache = o.cache instanceof Cache ? o.cache : new Cache(o.cache ?? {});
     const limits = { ...DEFAULT_OUTPUT_LIMITS, ...o.outputLimits };
+    this.#protoMaxBulkLen = this.cache.options.maxValueBytes + this.cache.options.maxKeyBytes + 1024;
+    const clientQueryBufferLimit = o.clientQueryBufferLimit ?? Math.max(MIN_DEFAULT_CLIENT_QUERY_BUFFER_LIMIT, 2 * this.#protoMaxBulkLen);
     for (const [k, v] of Object.entries(limits)) if (typeof v !== 'number' || !(v >= 0)) throw new RangeError(`options.outputLimits.${k} must be a number >= 0`);
     this.#options = {
       port: o.port === undefined ? 6380 : o.port,
@@ -170,6 +230,10 @@ export class MeshcacheServer {
       outputLimits: limits,
       maxInlineBytes: o.maxInlineBytes ?? DEFAULT_LIMITS.maxInlineBytes,
       maxArgs: o.maxArgs ?? DEFAULT_LIMITS.maxArgs,
+      clientQueryBufferLimit,
+      maxMemoryClients: o.maxMemoryClients ?? Math.max(DEFAULT_MAX_MEMORY_CLIENTS, clientQueryBufferLimit),
+      timeoutSeconds: o.timeoutSeconds ?? 0,
+      partialRequestTimeoutSeconds: o.partialRequestTimeoutSeconds ?? DEFAULT_PARTIAL_REQUEST_TIMEOUT_SECONDS,
       closeTimeoutMs: o.closeTimeoutMs ?? 5000,
       fd: o.fd ?? null,
       threadIndex: o.threadIndex ?? 0,
@@ -216,10 +280,13 @@ export class MeshcacheServer {
       ['databases', '1'],
       ['appendonly', 'no'],
       ['save', ''],
-      ['proto-max-bulk-len', String(this.cache.options.maxValueBytes + this.cache.options.maxKeyBytes + 1024)],
+      ['proto-max-bulk-len', String(this.#protoMaxBulkLen)],
       ['client-output-buffer-limit', `normal ${limits.hardBytes} ${limits.softBytes} ${limits.softSeconds}`],
       ['requirepass', this.#options.requirepass === null ? '' : '********'],
-      ['timeout', '0'],
+      ['timeout', String(this.#options.timeoutSeconds)],
+      ['client-query-buffer-limit', String(this.#options.clientQueryBufferLimit)],
+      ['maxmemory-clients', String(this.#options.maxMemoryClients)],
+      ['partial-request-timeout', String(this.#options.partialRequestTimeoutSeconds)],
     ]);
     this.#config = config;
     this.state = {
@@ -325,6 +392,7 @@ export class MeshcacheServer {
         throw err;
       }
     }
+    this.#startSweep();
     // CONFIG GET port / tls-port answer the ports bound (port 0 means any free one).
     if (this.address !== null) this.#config.set('port', String(this.address.port));
     if (this.tlsAddress !== null) this.#config.set('tls-port', String(this.tlsAddress.port));
@@ -341,6 +409,62 @@ export class MeshcacheServer {
     this.#accept(socket);
   }
 
+  /** Bytes all clients' input holds now (the figure maxMemoryClients bounds). */
+  get clientInputBytes(): number {
+    return this.counters.clientInputBytes;
+  }
+
+  /** Applies the input limits after a connection's held input grew. */
+  #onInput(conn: Connection, delta: number): void {
+    this.counters.clientInputBytes += delta;
+    if (delta <= 0 || conn.closed) return;
+    const { clientQueryBufferLimit, maxMemoryClients } = this.#options;
+    if (clientQueryBufferLimit > 0 && conn.inputBytes > clientQueryBufferLimit) {
+      this.counters.queryBufferLimitDisconnections++;
+      conn.closeForInput('query-buffer-limit', `query buffer ${conn.inputBytes} bytes over client-query-buffer-limit ${clientQueryBufferLimit}`);
+      return;
+    }
+    // Over the total: disconnect the largest clients first (as Redis's client eviction does).
+    while (maxMemoryClients > 0 && this.counters.clientInputBytes > maxMemoryClients) {
+      let largest: Connection | null = null;
+      for (const c of this.#connections) if (!c.closed && (largest === null || c.inputBytes > largest.inputBytes)) largest = c;
+      if (largest === null || largest.inputBytes === 0) break;
+      this.counters.evictedClients++;
+      largest.closeForInput('evicted', `query buffer ${largest.inputBytes} bytes, the largest while all clients hold ${this.counters.clientInputBytes} bytes, over maxmemory-clients ${maxMemoryClients}`);
+    }
+  }
+
+  /** Starts the timeout sweep, at a quarter of the shortest timeout set (none when all are off). */
+  #startSweep(): void {
+    const { timeoutSeconds, partialRequestTimeoutSeconds } = this.#options;
+    const shortest = Math.min(timeoutSeconds || Infinity, partialRequestTimeoutSeconds || Infinity);
+    if (shortest === Infinity) return;
+    const every = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.floor(shortest * 1000 / 4)));
+    this.#sweepTimer = setInterval(() => this.#sweep(), every);
+    this.#sweepTimer.unref();
+  }
+
+  /** Closes the clients past a timeout: idle, a partial request, or silent before AUTH. */
+  #sweep(): void {
+    const now = Date.now();
+    const idleMs = this.#options.timeoutSeconds * 1000;
+    const partialMs = this.#options.partialRequestTimeoutSeconds * 1000;
+    for (const c of this.#connections) {
+      if (c.closed) continue;
+      let why: string | null = null;
+      if (partialMs > 0 && c.partialSince > 0 && now - c.partialSince > partialMs) {
+        why = `request left unfinished for ${now - c.partialSince} ms (partial-request-timeout ${this.#options.partialRequestTimeoutSeconds} s)`;
+      } else if (idleMs > 0 && now - c.lastInputAt > idleMs) {
+        why = `idle for ${now - c.lastInputAt} ms (timeout ${this.#options.timeoutSeconds} s)`;
+      } else if (partialMs > 0 && !c.client.authenticated && now - c.lastInputAt > partialMs) {
+        why = `not authenticated and silent for ${now - c.lastInputAt} ms (partial-request-timeout ${this.#options.partialRequestTimeoutSeconds} s)`;
+      }
+      if (why === null) continue;
+      this.counters.timeoutDisconnections++;
+      c.closeForInput('timeout', why);
+    }
+  }
+
   #accept(socket: Socket): void {
     this.counters.connectionsReceived++;
     if (this.#closing !== null || this.#connections.size >= this.#options.maxClients) {
@@ -350,13 +474,14 @@ export class MeshcacheServer {
     }
     const parser = new RespParser({
       maxArgs: this.#options.maxArgs,
-      maxBulkBytes: this.cache.options.maxValueBytes + this.cache.options.maxKeyBytes + 1024,
+      maxBulkBytes: this.#protoMaxBulkLen,
       maxInlineBytes: this.#options.maxInlineBytes,
     });
     const conn = new Connection(socket, this.#nextId++, this.cache, this.state, parser, this.#options.outputLimits, {
       onCommand: (name, ns, ok, routed) => this.#onCommand?.(name, ns, ok, routed),
       onClose: (c) => this.#connections.delete(c),
       onClientError: (c, kind, detail) => this.#onClientError?.(c.client, kind, detail),
+      onInput: (c, delta) => this.#onInput(c, delta),
     });
     this.#connections.add(conn);
   }
@@ -369,6 +494,8 @@ export class MeshcacheServer {
   close(): Promise<void> {
     if (this.#closing !== null) return this.#closing;
     this.#closing = (async () => {
+      if (this.#sweepTimer !== null) clearInterval(this.#sweepTimer);
+      this.#sweepTimer = null;
       const stopped = Promise.all([this.#server, this.#tlsServer].map((server) =>
         server === null ? undefined : new Promise<void>((r) => server.close(() => r()))));
       for (const c of this.#connections) c.end();
