@@ -2,7 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseServeArgs } from '../src/cli.js';
-import { assertRefused } from './helpers/cli-args.js';
+import { assertRefused } from './helpers/cli.js';
 
 const flags = suite('parseServeArgs (input limits)');
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseServeArgs } from '../src/cli.js';
-import { assertRefused } from './helpers/cli-args.js';
+import { assertRefused } from './helpers/cli.js';
 import { parseClusterArgs } from '../src/cluster.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));

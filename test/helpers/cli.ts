@@ -21,13 +21,17 @@ class ExitCalled extends Error {
   }
 }
 
-/** Parses `argv` as `meshcache serve` would; a refusal comes back as its exit code and stderr. */
-export function parseOrRefusal(argv: string[]): Refusal {
+/**
+ * Parses `argv` as `meshcache serve` would; a refusal comes back as its exit code and stderr.
+ * `secretEnv` is MESHCACHE_MESH_SECRET for the call (undefined = unset).
+ */
+export function parseOrRefusal(argv: string[], secretEnv?: string): Refusal {
   const exit = process.exit;
   const write = process.stderr.write;
   let stderr = '';
   process.exit = ((code?: number) => { throw new ExitCalled(code); }) as typeof process.exit;
   process.stderr.write = ((chunk: string | Uint8Array) => { stderr += String(chunk); return true; }) as typeof process.stderr.write;
+  if (secretEnv !== undefined) process.env.MESHCACHE_MESH_SECRET = secretEnv;
   try {
     return { code: null, stderr, cfg: parseServeArgs(argv) };
   } catch (err) {
@@ -36,12 +40,13 @@ export function parseOrRefusal(argv: string[]): Refusal {
   } finally {
     process.exit = exit;
     process.stderr.write = write;
+    delete process.env.MESHCACHE_MESH_SECRET;
   }
 }
 
 /** Asserts that `argv` is refused with exit code 2 and exactly `message` plus the help hint. */
-export function assertRefused(argv: string[], message: string): void {
-  const r = parseOrRefusal(argv);
+export function assertRefused(argv: string[], message: string, secretEnv?: string): void {
+  const r = parseOrRefusal(argv, secretEnv);
   assert.is(r.code, 2, `exit code for ${argv.join(' ')} (accepted: ${JSON.stringify(r.cfg)})`);
   assert.is(r.stderr, `meshcache: ${message}\nRun 'meshcache serve --help' for the options.\n`);
 }

@@ -25,15 +25,23 @@ export class Cli {
   readonly logs: LogLine[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `env` is added to this process's environment for the child. */
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       const start = this.stdout.lastIndexOf('\n') + 1;
       this.stdout += d;
       const complete = this.stdout.slice(start, this.stdout.lastIndexOf('\n') + 1);
       for (const line of complete.split('\n')) {
-        if (line.startsWith('{')) this.logs.push(JSON.parse(line) as LogLine);
+        if (!line.startsWith('{')) continue;
+        try {
+          this.logs.push(JSON.parse(line) as LogLine);
+        } catch (err) {
+          this.stderr += `unparsable log line (${(err as Error).message}): ${line}\n`;
+        }
       }
+      // A long run logs a lot: keep the tail (the parsed lines are kept whole in `logs`).
+      if (this.stdout.length > 4_000_000) this.stdout = this.stdout.slice(-1_000_000);
     });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr += d; });
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
@@ -59,8 +67,12 @@ export class Cli {
     return r.code;
   }
 
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.alive) this.child.kill(signal);
   }
 }
 
