@@ -3,10 +3,17 @@
  * pipelined commands. Each method appends one reply (or an aggregate's header); `protocol`
  * decides how RESP3-only types degrade for RESP2 clients (maps become flat arrays, doubles and
  * big numbers bulk strings, booleans integers, null a null bulk string).
+ *
+ * Memory: the buffer doubles for many small appends, but grows to exactly the size needed for one
+ * large append (a big value), and `take()` hands a buffer over RETAIN_BYTES to the caller whole
+ * (no copy) and starts again from INITIAL_BYTES. So a writer never keeps the memory of a big
+ * reply once it is taken, and a big value costs one copy into the reply, not three.
  */
 
 const CRLF = '\r\n';
 const INITIAL_BYTES = 16 * 1024;
+/** Largest buffer a writer keeps across take(); a larger one goes with the bytes taken. */
+const RETAIN_BYTES = 1024 * 1024;
 
 export class RespWriter {
   /** 2 or 3, as chosen by HELLO. */
@@ -20,9 +27,10 @@ export class RespWriter {
   }
 
   #reserve(n: number): void {
-    if (this.#len + n <= this.#buf.length) return;
-    let size = this.#buf.length * 2;
-    while (size < this.#len + n) size *= 2;
+    const need = this.#len + n;
+    if (need <= this.#buf.length) return;
+    // Doubling keeps a run of small appends linear; one append larger than that gets its size.
+    const size = Math.max(this.#buf.length * 2, need);
     const next = Buffer.allocUnsafe(size);
     this.#buf.copy(next, 0, 0, this.#len);
     this.#buf = next;
@@ -118,12 +126,32 @@ export class RespWriter {
     this.#len += this.#buf.latin1Write(CRLF, this.#len);
   }
 
-  /** Takes everything written so far (a copy the socket may keep) and empties the writer. */
+  /** Appends bytes that are already RESP (part of a reply encoded elsewhere). */
+  raw(bytes: Uint8Array): void {
+    this.#reserve(bytes.length);
+    this.#buf.set(bytes, this.#len);
+    this.#len += bytes.length;
+  }
+
+  /**
+   * Takes everything written so far (a Buffer the socket may keep) and empties the writer. Up to
+   * RETAIN_BYTES of buffer, the bytes are copied and the buffer reused; a larger buffer (at least
+   * half full: it grew for them) is handed over as it is and the writer starts small again.
+   */
   take(): Buffer {
-    const out = Buffer.from(this.#buf.subarray(0, this.#len));
+    const len = this.#len;
     this.#len = 0;
-    if (this.#buf.length > 1024 * 1024) this.#buf = Buffer.allocUnsafe(INITIAL_BYTES);
-    return out;
+    if (this.#buf.length > RETAIN_BYTES) {
+      const out = this.#buf.subarray(0, len);
+      this.#buf = Buffer.allocUnsafe(INITIAL_BYTES);
+      return out;
+    }
+    return Buffer.from(this.#buf.subarray(0, len));
+  }
+
+  /** Bytes of buffer this writer holds (what it keeps between replies). */
+  get capacity(): number {
+    return this.#buf.length;
   }
 }
 
