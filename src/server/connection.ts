@@ -327,6 +327,7 @@ export class Connection implements CommandContext {
     if (done) {
       this.#stream = null;
       this.#barriers--;
+      this.out.release();
       this.#hooks.onCommand(s.name, Math.round((performance.now() - s.started) * 1e6), true, false);
     }
     this.#flush();
@@ -375,7 +376,15 @@ export class Connection implements CommandContext {
     if (this.out.length > 0) {
       const data = this.out.take();
       this.server.counters.netOutputBytes += data.length;
-      this.#socket.write(data, this.#afterWrite);
+      // A streamed reply's large parts go back to the writer once written, for the next part.
+      if (this.#stream !== null && data.length > FLUSH_BYTES) {
+        this.#socket.write(data, () => {
+          if (this.#stream !== null) this.out.recycle(data);
+          this.#afterWrite();
+        });
+      } else {
+        this.#socket.write(data, this.#afterWrite);
+      }
     }
     if (!this.#checkOutput()) return;
     if (this.#stream !== null) this.#schedulePump();
