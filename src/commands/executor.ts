@@ -11,7 +11,7 @@ import { errorBuffer, errorReply } from './reply.js';
 import { registerAll } from './index.js';
 import { Acl } from './acl.js';
 import {
-  CommandTable, ERR, type AclSubject, type ClientState, type CommandSpec, type ServerState,
+  CommandTable, ERR, type AclSubject, type ClientState, type CommandContext, type CommandSpec, type ReplyStep, type ServerState,
 } from './registry.js';
 
 /** Runs `args` as client `client` would, returning the reply. */
@@ -47,12 +47,28 @@ export function standaloneState(): ServerState {
   };
 }
 
-/** Runs a looked-up, arity-checked spec into a fresh writer. */
+/**
+ * Runs a looked-up, arity-checked spec into a fresh writer and returns the whole reply: a reply
+ * the handler streams (ctx.stream) is produced here to the end, slice after slice, since a peer
+ * or a split command needs it complete. No output limit applies (admit always says yes).
+ */
 export function runSpec(spec: CommandSpec, args: Buffer[], cache: Cache, client: ClientState, server: ServerState): Buffer {
   const out = new RespWriter();
   out.protocol = client.resp;
+  const streamed: { step: ReplyStep | null } = { step: null };
+  const ctx: CommandContext = {
+    cache, client, out, server,
+    stream(step) {
+      if (streamed.step !== null) throw new Error(`${spec.name}: ctx.stream called twice`);
+      streamed.step = step;
+    },
+    admit: () => true,
+  };
   try {
-    spec.handler({ cache, client, out, server }, args);
+    spec.handler(ctx, args);
+    const step = streamed.step;
+    let done = step === null;
+    while (!done) done = step!(out);
   } catch (err) {
     if (!(err instanceof RangeError || err instanceof TypeError || err instanceof CacheError)) throw err;
     return errorBuffer(errorReply(err));

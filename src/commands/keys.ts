@@ -13,10 +13,19 @@
  * Every value the server stores is bytes. Multi-key commands are not atomic across shards; the
  * server runs one command at a time, so they are atomic with respect to other server commands,
  * not to other threads using the same cache in-process.
+ *
+ * KEYS, and SCAN with a COUNT over SCAN_SLICE_KEYS, walk the keyspace in slices of about
+ * SLICE_BUDGET_MS (registry.ts), one per event-loop turn, and stream their reply: other clients
+ * are served between two slices. So they are not atomic either: as with SCAN, a key present for
+ * the whole walk is returned (KEYS returns it once), one added or removed meanwhile may or may
+ * not be.
  */
-import { command, ERR, parseInteger, word, type CommandContext, type CommandSpec } from './registry.js';
+import {
+  command, ERR, parseInteger, word, SLICE_BUDGET_MS, SLICE_BYTES, type CommandContext, type CommandSpec, type ReplyStep,
+} from './registry.js';
 import type { Cache } from '../cache/cache.js';
-import { kGetEncoded, kStoreEncoded } from '../cache/internal.js';
+import { kGetEncoded, kGetView, kStoreEncoded } from '../cache/internal.js';
+import { RespWriter } from '../resp/writer.js';
 import { compileGlob, type GlobMatcher } from '../util/glob.js';
 
 /** `expiresAt` for storeValue: apply the cache's default TTL (what a plain SET gets). */
@@ -26,8 +35,10 @@ export const NO_EXPIRY = 0;
 /** Largest signed 64-bit integer, for Redis's overflow checks on expire times. */
 const LLONG_MAX = 9223372036854775807n;
 const LLONG_MIN = -9223372036854775808n;
-/** Keys copied out per scan call for KEYS / RANDOMKEY (one call holds one shard lock). */
-const KEYS_BATCH = 1024;
+/** Keys visited per scanStep call of a walk (one call holds one shard lock); the slice's clock is read between two. */
+const WALK_BATCH = 1024;
+/** SCAN visits up to this many keys in the command's own turn; a larger COUNT walks in slices. */
+const SCAN_SLICE_KEYS = 4096;
 /** SCAN's default COUNT, as in Redis. */
 const SCAN_DEFAULT_COUNT = 10;
 
@@ -98,6 +109,20 @@ export function readValue(ctx: CommandContext, key: Uint8Array): Uint8Array | nu
   }
   ctx.server.counters.keyspaceHits++;
   return v[0];
+}
+
+/**
+ * Like readValue without the copy: the value as a view into the cache's scratch area, valid only
+ * until the next call on the cache. Copy it into the reply at once (RespWriter.bulk does).
+ */
+export function readView(ctx: CommandContext, key: Uint8Array): Uint8Array | null {
+  const v = ctx.cache[kGetView](key);
+  if (v === null) {
+    ctx.server.counters.keyspaceMisses++;
+    return null;
+  }
+  ctx.server.counters.keyspaceHits++;
+  return v;
 }
 
 /** True when the key is present, counting a keyspace hit or miss (EXISTS, TYPE, TTL…). */
@@ -190,27 +215,81 @@ function rename(ctx: CommandContext, args: Buffer[], nx: boolean): void {
   return nx ? ctx.out.integer(1) : ctx.out.simple('OK');
 }
 
-/** Every live key matching `match` (null: all), shard by shard; one batch holds one shard lock. */
-function allKeys(cache: Cache, match: GlobMatcher | null): Buffer[] {
-  const out: Buffer[] = [];
-  // A scan yields a key twice when another thread grows the shard's index between two batches.
-  const seen = new Set<string>();
-  let cursor = 0;
-  do {
-    const step = cache.scanStep(cursor, KEYS_BATCH);
-    for (const k of step.keys) {
-      const text = k.toString('latin1');
-      if ((match === null || match(k)) && !seen.has(text)) {
-        seen.add(text);
-        out.push(k);
+/**
+ * A walk over the keyspace from a cursor, in slices: each `slice()` visits keys for about
+ * SLICE_BUDGET_MS (WALK_BATCH at a time, each batch holding one shard lock) and encodes those
+ * matching `match` (null: all) as bulk strings into `body`, until the walk has visited `limit` keys
+ * or come back to cursor 0. With `unique`, a key is kept once: a walk yields a key twice when a
+ * shard's index grows between two batches (another thread, or, between slices, another client).
+ */
+class KeyWalk {
+  readonly body = new RespWriter();
+  /** Keys encoded into body. */
+  matched = 0;
+  cursor: number;
+  #visited = 0;
+  readonly #seen: Set<string> | null;
+
+  constructor(readonly cache: Cache, cursor: number, readonly match: GlobMatcher | null, readonly limit: number, unique: boolean) {
+    this.cursor = cursor;
+    this.#seen = unique ? new Set() : null;
+  }
+
+  /** Visits the next keys; true when the walk is over. */
+  slice(): boolean {
+    const deadline = performance.now() + SLICE_BUDGET_MS;
+    do {
+      const step = this.cache.scanStep(this.cursor, Math.min(WALK_BATCH, this.limit - this.#visited));
+      this.#visited += step.keys.length;
+      for (const k of step.keys) {
+        if (this.match === null && this.#seen === null) {
+          this.body.bulk(k);
+          this.matched++;
+          continue;
+        }
+        const text = k.toString('latin1');
+        if ((this.match !== null && !this.match(k)) || this.#seen?.has(text)) continue;
+        this.#seen?.add(text);
+        this.body.bulk(k);
+        this.matched++;
       }
+      this.cursor = step.cursor;
+      // An empty step that did not end the walk cannot happen (scanStep crosses empty shards).
+      if (this.cursor === 0 || this.#visited >= this.limit || step.keys.length === 0) return true;
+    } while (performance.now() < deadline);
+    return false;
+  }
+}
+
+/**
+ * Streams `head` (written now by the caller) followed by the walk's keys: walks in slices until it
+ * is over, then writes the array header and the encoded keys, SLICE_BYTES per slice.
+ */
+function streamWalk(ctx: CommandContext, walk: KeyWalk, head: (out: RespWriter) => void): void {
+  let body: Buffer | null = null;
+  let at = 0;
+  const step: ReplyStep = (out) => {
+    if (body === null) {
+      if (!walk.slice()) return false;
+      head(out);
+      out.array(walk.matched);
+      body = walk.body.take();
     }
-    cursor = step.cursor;
-  } while (cursor !== 0);
-  return out;
+    const end = Math.min(body.length, at + SLICE_BYTES);
+    if (end > at) {
+      if (!ctx.admit(end - at)) return true;
+      out.raw(body.subarray(at, end));
+      at = end;
+    }
+    return at === body.length;
+  };
+  if (!step(ctx.out)) ctx.stream(step);
 }
 
 /** A glob compiled once, matching keys byte for byte as Redis does; null for `*` (every key). */
+/** A matcher that keeps no key (SCAN TYPE of a type no key has). */
+const NO_KEY: GlobMatcher = () => false;
+
 function globOf(pattern: Buffer): GlobMatcher | null {
   return pattern.length === 1 && pattern[0] === 0x2a ? null : compileGlob(pattern);
 }
@@ -243,6 +322,15 @@ function scan(ctx: CommandContext, args: Buffer[]): void {
   const start = cursorText.startsWith('-') ? -1 : BigInt(cursorText);
   const cursor = start === -1 || start > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(start);
   // Visits about `count` keys (before MATCH / TYPE filter them).
+  if (count > SCAN_SLICE_KEYS) {
+    // TYPE other than string: every key is visited, none kept (a pattern that matches nothing).
+    const walk = new KeyWalk(ctx.cache, cursor, typeMatches ? match : NO_KEY, count, false);
+    streamWalk(ctx, walk, (out) => {
+      out.array(2);
+      out.bulk(String(walk.cursor));
+    });
+    return;
+  }
   const step = ctx.cache.scanStep(cursor, count);
   const keys = typeMatches ? step.keys.filter((k) => match === null || match(k)) : [];
   o.array(2);
@@ -291,9 +379,7 @@ export const keyCommands: CommandSpec[] = [
     ctx.out.integer(1);
   }),
   command('keys', 2, ['readonly', '@dangerous'], [0, 0, 0], 'keyspace', 'Returns all key names that match a pattern.', (ctx, args) => {
-    const keys = allKeys(ctx.cache, globOf(args[1]));
-    ctx.out.array(keys.length);
-    for (const k of keys) ctx.out.bulk(k);
+    streamWalk(ctx, new KeyWalk(ctx.cache, 0, globOf(args[1]), Infinity, true), () => undefined);
   }),
   command('scan', -2, ['readonly'], [0, 0, 0], 'keyspace', 'Iterates over the key names in the database.', scan),
   command('randomkey', 1, ['readonly'], [0, 0, 0], 'keyspace', 'Returns a random key name from the database.', (ctx) => {

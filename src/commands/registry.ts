@@ -2,6 +2,14 @@
  * The command table. Each command has Redis's exact arity (positive: exactly that many words,
  * command name included; negative: at least that many), flags and key positions (for COMMAND
  * INFO), and a synchronous handler that writes its reply. Registering a name twice is refused.
+ *
+ * A reply that may be large or slow to compute (MGET of big values, KEYS over a big keyspace) is
+ * produced in slices: the handler writes what fits in one slice and hands the rest to
+ * `ctx.stream(step)`. The server then calls `step` once per event-loop turn, while the client's
+ * output has room, and writes each part to the socket as it comes, so that no command holds the
+ * event loop for more than about one slice (SLICE_BUDGET_MS, or one value) and no reply is built
+ * whole in memory. Steps are synchronous: a peer (runSpec) gets the whole reply by calling them
+ * until the last, in one go.
  */
 import type { RespWriter } from '../resp/writer.js';
 import type { Cache } from '../cache/cache.js';
@@ -27,12 +35,46 @@ export interface ClientState {
   closing: boolean;
 }
 
+/**
+ * About how long one slice of a streamed reply may run (ms): a handler that would run longer
+ * stops there and streams the rest. A single value is never split, so a slice that copies one
+ * large value out of the cache may take longer (about 1 ms per 2 MB here).
+ */
+export const SLICE_BUDGET_MS = 4;
+
+/**
+ * About how many reply bytes one slice writes: a reply that would be larger is streamed, one part
+ * of about this size (or one value) at a time, each handed to the socket as soon as it is written.
+ */
+export const SLICE_BYTES = 1024 * 1024;
+
+/**
+ * The next slice of a streamed reply: writes the next part into `out` (the context's writer) and
+ * returns true once the reply is complete. Called once per event-loop turn by a connection, in a
+ * loop by runSpec.
+ */
+export type ReplyStep = (out: RespWriter) => boolean;
+
 /** What every handler gets. */
 export interface CommandContext {
   readonly cache: Cache;
   readonly client: ClientState;
   readonly out: RespWriter;
   readonly server: ServerState;
+  /**
+   * Continues this command's reply in slices (see the file comment): the handler writes the
+   * first part into `out`, calls this last and returns. The commands after it on the same
+   * connection wait until `step` has returned true. If the client goes away meanwhile, `step` is
+   * not called again. At most once per command.
+   */
+  stream(step: ReplyStep): void;
+  /**
+   * Whether `bytes` more reply bytes may be queued for this client: false when they would take
+   * its output past the hard output limit, in which case the client is being disconnected and
+   * the handler (or step) writes nothing more. Ask before copying a large value into `out`, so
+   * that a reply over the limit is never allocated.
+   */
+  admit(bytes: number): boolean;
 }
 
 /** Server-wide state the handlers read (INFO, CLIENT LIST, CONFIG GET…). */

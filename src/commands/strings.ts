@@ -12,17 +12,30 @@
  * GET and SET are the benchmark's hot path: SET without options stores the argument Buffer (a
  * slice of the socket chunk, which the cache copies) with no parsing and no allocation; GET
  * copies the value out of shared memory once.
+ *
+ * Large replies: GET, MGET and GETRANGE copy each value from the cache's scratch area straight
+ * into the reply (one copy), after asking the connection whether it fits under the client's hard
+ * output limit (ctx.admit), so a reply over it is never allocated. An MGET whose reply passes
+ * SLICE_BYTES, or whose lookups pass SLICE_BUDGET_MS, streams the rest value by value (ctx.stream):
+ * it stays atomic while it fits in one slice; a larger one reads each value when it writes it,
+ * so another client's write may land between two of its values.
  */
-import { command, ERR, word, type CommandContext, type CommandSpec } from './registry.js';
+import {
+  command, ERR, word, SLICE_BUDGET_MS, SLICE_BYTES, type CommandContext, type CommandSpec, type ReplyStep,
+} from './registry.js';
 import { kGetEncoded, kGetView } from '../cache/internal.js';
 import {
-  DEFAULT_EXPIRY, NO_EXPIRY, STORE_ALWAYS, STORE_NX, STORE_XX, expiryOf, parseInt64, readValue, setExpiry, storeValue,
+  DEFAULT_EXPIRY, NO_EXPIRY, STORE_ALWAYS, STORE_NX, STORE_XX, expiryOf, parseInt64, readValue, readView, setExpiry, storeValue,
 } from './keys.js';
 
 const LLONG_MAX = 9223372036854775807n;
 const LLONG_MIN = -9223372036854775808n;
 const EMPTY = Buffer.alloc(0);
 const ERR_TOO_BIG = 'ERR string exceeds maximum allowed size';
+/** Values over this size are checked against the client's hard output limit before they are copied. */
+const ADMIT_CHECK_BYTES = 64 * 1024;
+/** MGET reads the clock once per this many keys (a lookup costs well under a microsecond). */
+const MGET_CLOCK_EVERY = 64;
 
 // ─── SET / GETEX options ────────────────────────────────────────────────────────────────────
 
@@ -276,13 +289,36 @@ function setRange(ctx: CommandContext, args: Buffer[]): void {
   ctx.out.integer(length);
 }
 
+/**
+ * MGET: the values in order, as many as fit in one slice (SLICE_BYTES of reply, SLICE_BUDGET_MS of
+ * lookups) now, the rest streamed. Each value goes from the scratch area into the reply.
+ */
+function mget(ctx: CommandContext, args: Buffer[]): void {
+  ctx.out.array(args.length - 1);
+  let i = 1;
+  const step: ReplyStep = (out) => {
+    const startedAt = out.length;
+    const deadline = performance.now() + SLICE_BUDGET_MS;
+    for (let n = 1; i < args.length; i++, n++) {
+      if (out.length - startedAt >= SLICE_BYTES || (n % MGET_CLOCK_EVERY === 0 && performance.now() > deadline)) return false;
+      const v = readView(ctx, args[i]);
+      if (v === null) out.nil();
+      else if (v.length > ADMIT_CHECK_BYTES && !ctx.admit(v.length)) return true;
+      else out.bulk(v);
+    }
+    return true;
+  };
+  if (!step(ctx.out)) ctx.stream(step);
+}
+
 /** GETRANGE with Redis's index rules: negative counts from the end, out of range clamps. */
 function getRange(ctx: CommandContext, args: Buffer[]): void {
   const startArg = parseInt64(args[2]);
   if (startArg === null) return ctx.out.error(ERR.notInteger);
   const endArg = parseInt64(args[3]);
   if (endArg === null) return ctx.out.error(ERR.notInteger);
-  const value = readValue(ctx, args[1]);
+  // A view: only the range asked for is copied, into the reply.
+  const value = readView(ctx, args[1]);
   if (value === null) return ctx.out.bulk(EMPTY);
   // Values are at most 4 GiB: clamping to ±2^53 keeps every comparison below exact.
   const clamp = (n: bigint) => Number(n > 2n ** 53n ? 2n ** 53n : n < -(2n ** 53n) ? -(2n ** 53n) : n);
@@ -296,6 +332,7 @@ function getRange(ctx: CommandContext, args: Buffer[]): void {
   if (end < 0) end = 0;
   if (end >= n) end = n - 1;
   if (start > end || n === 0) return ctx.out.bulk(EMPTY);
+  if (end + 1 - start > ADMIT_CHECK_BYTES && !ctx.admit(end + 1 - start)) return;
   ctx.out.bulk(value.subarray(start, end + 1));
 }
 
@@ -453,6 +490,7 @@ export const stringCommands: CommandSpec[] = [
       return ctx.out.nil();
     }
     ctx.server.counters.keyspaceHits++;
+    if (v.length > ADMIT_CHECK_BYTES && !ctx.admit(v.length)) return;
     ctx.out.bulk(v);
   }),
   command('set', -3, ['write', 'denyoom'], [1, 1, 1], 'string', 'Sets the string value of a key, ignoring its type. The key is created if it doesn\'t exist.', set),
@@ -474,14 +512,7 @@ export const stringCommands: CommandSpec[] = [
     ctx.out.bulk(v);
   }),
   command('getex', -2, ['write', 'fast'], [1, 1, 1], 'string', 'Returns the string value of a key after setting its expiration time.', getex),
-  command('mget', -2, ['readonly', 'fast'], [1, -1, 1], 'string', 'Atomically returns the string values of one or more keys.', (ctx, args) => {
-    ctx.out.array(args.length - 1);
-    for (let i = 1; i < args.length; i++) {
-      const v = readValue(ctx, args[i]);
-      if (v === null) ctx.out.nil();
-      else ctx.out.bulk(v);
-    }
-  }),
+  command('mget', -2, ['readonly', 'fast'], [1, -1, 1], 'string', 'Atomically returns the string values of one or more keys.', mget),
   command('mset', -3, ['write', 'denyoom'], [1, -1, 2], 'string', 'Atomically creates or modifies the string values of one or more keys.', (ctx, args) => {
     if (!checkPairs(ctx, args, 'mset')) return;
     for (let i = 1; i < args.length; i += 2) ctx.cache.set(args[i], args[i + 1]);

@@ -13,12 +13,21 @@
  * and total limits; the connection also says since when a partial request has waited
  * (`partialSince`) and when bytes last came (`lastInputAt`), for the server's timeouts. A closed
  * connection lets go of every input buffer at once.
+ *
+ * A streamed reply (ctx.stream: MGET of big values, KEYS…) holds back the commands after it like
+ * an ordered routed reply, and is produced one slice per event-loop turn, each slice handed to the
+ * socket at once. The same limits pace it: past the soft limit the producer waits for the client
+ * to read (and the client is cut if it stays there `softSeconds`), past the hard limit the client
+ * is cut; a client that goes away stops the producer. A client that reads gets the whole reply
+ * while holding no more than about the soft limit plus one slice.
  */
 import type { Socket } from 'node:net';
 import { RespParser } from '../resp/parser.js';
 import { RespWriter } from '../resp/writer.js';
 import { CacheError } from '../errors.js';
-import { ERR, kOrdered, type RoutedReply, type ClientState, type CommandContext, type CommandTable, type ServerState } from '../commands/registry.js';
+import {
+  ERR, kOrdered, type RoutedReply, type ClientState, type CommandContext, type CommandTable, type ReplyStep, type ServerState,
+} from '../commands/registry.js';
 import { errorReply } from '../commands/reply.js';
 
 /** Commands a client may send before AUTH when a password is set. */
@@ -45,8 +54,17 @@ const CLOSE_LINGER_MS = 1000;
  */
 const MAX_ROUTED_IN_FLIGHT = 1024;
 
+/**
+ * With no output limit at all, how far a streamed reply may run ahead of the socket (bytes
+ * waiting to be written) before its producer waits for the client to read.
+ */
+const STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
+
 /** A reply slot in order: filled at once for replies computed here, later for routed ones. */
 interface ReplySlot { data: Buffer | null }
+
+/** A reply being produced in slices (ctx.stream). */
+interface ActiveStream { step: ReplyStep; name: string; started: number }
 
 /** Output buffer limits of one client, like Redis's `client-output-buffer-limit normal`. */
 export interface OutputLimits {
@@ -111,6 +129,12 @@ export class Connection implements CommandContext {
   #partialSince = 0;
   /** The parser's `completed` when #partialSince was set: a request completed since restarts it. */
   #partialCompleted = 0;
+  /** The step a handler passed to stream() during the current #execute. */
+  #streamed: ReplyStep | null = null;
+  /** The reply being streamed; it counts as a barrier while it lasts. */
+  #stream: ActiveStream | null = null;
+  /** A #pump is scheduled (setImmediate). */
+  #pumpScheduled = false;
 
   constructor(
     socket: Socket, id: number, readonly cache: CommandContext['cache'], readonly server: ServerState,
@@ -263,6 +287,7 @@ export class Connection implements CommandContext {
       ok = false;
     } else {
       try {
+        this.#streamed = null;
         const mesh = this.server.mesh;
         if (mesh !== null && (spec.firstKey > 0 || spec.name === 'mesh')) {
           const routed = mesh.routeCommand(spec, args, this.client, this.server);
@@ -272,7 +297,13 @@ export class Connection implements CommandContext {
           }
         }
         spec.handler(this, args);
+        if (this.#streamed !== null) {
+          this.#startStream(this.#streamed, name, started);
+          this.#streamed = null;
+          return;
+        }
       } catch (err) {
+        this.#streamed = null;
         ok = false;
         this.out.error(errorReply(err));
         if (!(err instanceof RangeError || err instanceof TypeError || err instanceof CacheError)) {
@@ -310,6 +341,84 @@ export class Connection implements CommandContext {
     });
   }
 
+  /** CommandContext.stream: the current command's reply continues in slices once it returns. */
+  stream(step: ReplyStep): void {
+    if (this.#streamed !== null) throw new Error(`${this.client.lastCommand}: ctx.stream called twice`);
+    this.#streamed = step;
+  }
+
+  /** CommandContext.admit: false, and the client is cut, when `bytes` more would pass the hard limit. */
+  admit(bytes: number): boolean {
+    if (this.#closed) return false;
+    const { hardBytes } = this.#limits;
+    if (hardBytes > 0 && this.outputBytes + bytes > hardBytes) {
+      this.#disconnectSlow(`a ${bytes}-byte reply part would take the output buffer over the hard limit ${hardBytes}`);
+      return false;
+    }
+    return true;
+  }
+
+  /** A streamed reply starts: it holds back the commands after it until its last slice. */
+  #startStream(step: ReplyStep, name: string, started: number): void {
+    this.#stream = { step, name, started };
+    this.#barriers++;
+    this.#schedulePump();
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    // setImmediate, not nextTick: other clients' reads and timers run between two slices.
+    setImmediate(this.#pump);
+  }
+
+  /**
+   * Produces the next slice of the streamed reply, if the client's output has room: nothing of
+   * an earlier command still waits in a slot, and the connection is not paused over the soft
+   * limit (without any limit: under STREAM_WINDOW_BYTES waiting; with only a hard limit the
+   * producer runs on and the client is cut when it passes it, as Redis does). Otherwise #flush
+   * or #afterWrite calls again once the output drains.
+   */
+  #pump = (): void => {
+    this.#pumpScheduled = false;
+    const s = this.#stream;
+    if (s === null) return;
+    if (this.#closed) {
+      this.#stream = null;
+      return;
+    }
+    const { softBytes, hardBytes } = this.#limits;
+    const unlimited = softBytes === 0 && hardBytes === 0;
+    if (this.#slots.length > 0 || this.#paused || (unlimited && this.#socket.writableLength >= STREAM_WINDOW_BYTES)) return;
+    let done: boolean;
+    try {
+      done = s.step(this.out);
+    } catch (err) {
+      // Part of the reply is on its way already: no error reply can follow it, so the client is
+      // told the only way left, by closing the connection.
+      this.#stream = null;
+      this.#hooks.onClientError(this, 'handler', `${s.name} (streamed): ${(err as Error)?.stack ?? String(err)}`);
+      this.#hooks.onCommand(s.name, Math.round((performance.now() - s.started) * 1e6), false, false);
+      this.#closed = true;
+      this.#socket.destroy();
+      return;
+    }
+    if (this.#closed) {
+      this.#stream = null;
+      return;
+    }
+    if (done) {
+      this.#stream = null;
+      this.#barriers--;
+      this.out.release();
+      this.#hooks.onCommand(s.name, Math.round((performance.now() - s.started) * 1e6), true, false);
+    }
+    this.#flush();
+    if (done && this.#barriers === 0 && !this.#closed && !this.#paused) {
+      setImmediate(() => { if (!this.#closed && !this.#paused) this.#run(); });
+    }
+  };
+
   /**
    * Flushes at the end of this tick: the replies of many forwarded commands often arrive in one
    * mesh read, and one socket write for all of them costs far less than one each.
@@ -343,21 +452,33 @@ export class Connection implements CommandContext {
         this.#socket.write(data, this.#afterWrite);
       }
       if (!this.#checkOutput()) return;
-      if (this.client.closing && this.#slots.length === 0) this.#endSocket();
+      if (this.#stream !== null) this.#schedulePump();
+      else if (this.client.closing && this.#slots.length === 0) this.#endSocket();
       return;
     }
     if (this.out.length > 0) {
       const data = this.out.take();
       this.server.counters.netOutputBytes += data.length;
-      this.#socket.write(data, this.#afterWrite);
+      // A streamed reply's large parts go back to the writer once written, for the next part.
+      if (this.#stream !== null && data.length > FLUSH_BYTES) {
+        this.#socket.write(data, () => {
+          if (this.#stream !== null) this.out.recycle(data);
+          this.#afterWrite();
+        });
+      } else {
+        this.#socket.write(data, this.#afterWrite);
+      }
     }
     if (!this.#checkOutput()) return;
-    if (this.client.closing) this.#endSocket();
+    if (this.#stream !== null) this.#schedulePump();
+    else if (this.client.closing) this.#endSocket();
   }
 
-  /** After each write reaches the kernel: a paused connection may resume. */
+  /** After each write reaches the kernel: a paused connection may resume, a waiting stream go on. */
   #afterWrite = (): void => {
-    if (this.#paused && !this.#closed && !this.#socket.destroyed) this.#checkOutput();
+    if (this.#closed || this.#socket.destroyed) return;
+    if (this.#paused) this.#checkOutput();
+    else if (this.#stream !== null) this.#schedulePump();
   };
 
   /** Applies the output limits to the bytes waiting in the socket; false if it disconnected. */

@@ -239,6 +239,32 @@ run('returns only the failing command\'s error, not the part it wrote before thr
   assert.is(runSpec(spec, argv('HALF', 'k'), cache, peerClient(2), server).toString('latin1'), '-ERR gave up\r\n');
 }));
 
+run('produces a streamed reply whole: a 3-slice stream and an MGET of 4 × 400 KiB (past one 1 MiB slice)', () => withCache((cache, server) => {
+  let slices = 0;
+  const spec = command('count', 2, [], [1, 1, 1], 'test', 'Streams 1, 2, 3.', (ctx) => {
+    ctx.out.array(3);
+    ctx.stream((out) => {
+      out.integer(++slices);
+      return slices === 3;
+    });
+  });
+  assert.is(runSpec(spec, argv('COUNT', 'k'), cache, peerClient(2), server).toString('latin1'), '*3\r\n:1\r\n:2\r\n:3\r\n');
+  const value = Buffer.alloc(400 * 1024, 0x78);
+  cache.set('v', value);
+  const reply = runSpec(server.commands.get('mget')!, argv('MGET', 'v', 'v', 'nope', 'v', 'v'), cache, peerClient(3), server);
+  const bulk = `$${value.length}\r\n${value.toString('latin1')}\r\n`;
+  assert.ok(reply.toString('latin1') === `*5\r\n${bulk}${bulk}_\r\n${bulk}${bulk}`, 'the MGET reply differs');
+}));
+
+run('a RangeError thrown by a later slice becomes the error reply, without the slices before it', () => withCache((cache, server) => {
+  const spec = command('late', 2, [], [1, 1, 1], 'test', 'Throws in its stream.', (ctx) => {
+    ctx.out.array(2);
+    ctx.out.integer(1);
+    ctx.stream(() => { throw new RangeError('slice failed'); });
+  });
+  assert.is(runSpec(spec, argv('LATE', 'k'), cache, peerClient(2), server).toString('latin1'), '-ERR slice failed\r\n');
+}));
+
 // ---------------------------------------------------------------------------------------------
 
 const errBuf = suite('errorBuffer');

@@ -260,6 +260,37 @@ keys('SCAN MATCH and TYPE filter; errors have Redis\'s exact texts', async () =>
   assert.equal(await c.call('SCAN', String(SHARDS * 2 ** 32)), ['0', []], 'a cursor past the last shard is done');
 });
 
+keys('KEYS and SCAN with COUNT over 4096 walk 40,000 keys in slices: KEYS returns each key once, SCAN about COUNT per call', async () => {
+  const all = new Set<string>();
+  for (let i = 0; i < 40_000; i++) all.add(`key:${i}`);
+  const list = [...all];
+  for (let i = 0; i < list.length; i += 1000) await c.call('MSET', ...list.slice(i, i + 1000).flatMap((k) => [k, 'v']));
+  const everything = await c.call('KEYS', '*') as string[];
+  assert.is(everything.length, 40_000);
+  assert.equal(new Set(everything), all);
+  assert.is((await c.call('KEYS', 'key:1????') as string[]).length, 10_000);
+  const [done, whole] = await c.call('SCAN', '0', 'COUNT', '1000000') as [string, string[]];
+  assert.is(done, '0');
+  assert.equal(new Set(whole), all);
+  assert.is(whole.length, 40_000);
+  const seen: string[] = [];
+  let cursor = '0';
+  let calls = 0;
+  do {
+    const [next, batch] = await c.call('SCAN', cursor, 'COUNT', '10000') as [string, string[]];
+    if (next !== '0') assert.ok(batch.length >= 10_000 && batch.length <= 10_000 + 8, `a batch of ${batch.length}`);
+    seen.push(...batch);
+    cursor = next;
+    calls++;
+  } while (cursor !== '0' && calls < 100);
+  assert.is(seen.length, 40_000);
+  assert.equal(new Set(seen), all);
+  const [matchCursor, matched] = await c.call('SCAN', '0', 'COUNT', '100000', 'MATCH', 'key:3999?') as [string, string[]];
+  assert.is(matchCursor, '0');
+  assert.equal(matched.sort(), Array.from({ length: 10 }, (_, i) => `key:3999${i}`));
+  assert.equal(await c.call('SCAN', '0', 'COUNT', '100000', 'TYPE', 'hash'), ['0', []]);
+});
+
 keys('RANDOMKEY returns an existing key, and null when the cache is empty', async () => {
   assert.is(await c.raw('RANDOMKEY'), '$-1\r\n');
   await c.call('MSET', 'a', '1', 'b', '2', 'c', '3');

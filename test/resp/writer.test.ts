@@ -152,3 +152,70 @@ writer('switching protocol mid-stream changes only later replies (HELLO 3 answer
 });
 
 writer.run();
+
+const memory = suite('RespWriter memory');
+const MiB = 1024 * 1024;
+
+memory('one 8 MiB bulk grows the buffer to about its size, not to the next power of two', () => {
+  const w = new RespWriter();
+  w.bulk(Buffer.alloc(8 * MiB, 0x61));
+  assert.ok(w.capacity >= 8 * MiB + 12 && w.capacity <= 8 * MiB + 64 * 1024, `capacity ${w.capacity}`);
+});
+
+memory('take() of a 2 MiB reply hands the buffer over without a copy and the writer goes back to 16 KiB', () => {
+  const w = new RespWriter();
+  const value = Buffer.alloc(2 * MiB, 0x62);
+  w.bulk(value);
+  const out = w.take();
+  assert.is(out.length, 2 * MiB + 12);
+  assert.is(out.toString('latin1', 0, 11), '$2097152\r\nb');
+  assert.is(w.capacity, 16 * 1024);
+  assert.is(w.length, 0);
+  // Writing again does not touch the bytes handed over.
+  w.bulk(Buffer.alloc(3 * MiB, 0x63));
+  assert.is(out[11], 0x62);
+});
+
+memory('take() of a small reply copies it and keeps the 16 KiB buffer', () => {
+  const w = new RespWriter();
+  w.simple('OK');
+  const out = w.take();
+  w.simple('NO');
+  assert.is(out.toString('latin1'), '+OK\r\n');
+  assert.is(w.capacity, 16 * 1024);
+});
+
+memory('a recycled 4 MiB part is reused by the next part of that size; release() drops it', () => {
+  const w = new RespWriter();
+  w.bulk(Buffer.alloc(4 * MiB, 0x64));
+  const first = w.take();
+  w.recycle(first);
+  assert.is(w.capacity, 16 * 1024 + first.buffer.byteLength);
+  w.bulk(Buffer.alloc(4 * MiB, 0x65));
+  const second = w.take();
+  assert.is(second.buffer, first.buffer, 'the same memory was reused');
+  assert.is(second[10], 0x65);
+  w.recycle(second);
+  w.release();
+  assert.is(w.capacity, 16 * 1024);
+});
+
+memory('recycle() ignores buffers it did not hand over, and a buffer given back twice', () => {
+  const w = new RespWriter();
+  w.recycle(Buffer.alloc(4 * MiB));
+  assert.is(w.capacity, 16 * 1024);
+  w.bulk(Buffer.alloc(2 * MiB));
+  const out = w.take();
+  w.recycle(out);
+  w.recycle(out);
+  assert.is(w.capacity, 16 * 1024 + out.buffer.byteLength);
+});
+
+memory('raw() appends bytes as they are', () => {
+  const w = new RespWriter();
+  w.array(1);
+  w.raw(Buffer.from('$1\r\nx\r\n'));
+  assert.is(w.take().toString('latin1'), '*1\r\n$1\r\nx\r\n');
+});
+
+memory.run();
