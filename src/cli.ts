@@ -84,6 +84,13 @@ export interface ServeConfig {
   renameCommands: Array<[string, string]>;
   /** Per-client query buffer limit (bytes or a size like '64mb'; 0 = none); null = the server's default. */
   clientQueryBufferLimit: string | number | null;
+  /**
+   * Output limits as Redis's `client-output-buffer-limit normal`: "<hard> <soft> <soft seconds>"
+   * (sizes like '256mb'; 0 = that limit off); null = the server's defaults. Parsed into `outputLimits`.
+   */
+  clientOutputBufferLimit: string | null;
+  /** The parsed --client-output-buffer-limit. */
+  outputLimits: { hardBytes: number; softBytes: number; softSeconds: number } | null;
   /** Limit on all clients' query buffers together (bytes or a size; 0 = none); null = the server's default. */
   maxMemoryClients: string | number | null;
   /** Close clients idle this many seconds (0 = never). */
@@ -104,6 +111,7 @@ const FLAGS: Flag[] = [
   { name: '--max-clients', key: 'maxClients', kind: 'int', def: '10000', help: 'most simultaneous clients' },
   { name: '--log-level', key: 'logLevel', kind: 'string', def: 'info', help: 'pino level: fatal, error, warn, info, debug, trace' },
   { name: '--slowlog-ms', key: 'slowlogMs', kind: 'int', def: '10', help: 'log commands slower than this (ms)' },
+  { name: '--client-output-buffer-limit', key: 'clientOutputBufferLimit', kind: 'string', def: '"256mb 64mb 60"', help: 'output limits as Redis\'s normal class: "<hard> <soft> <soft-seconds>" (0 = that limit off)' },
   { name: '--client-query-buffer-limit', key: 'clientQueryBufferLimit', kind: 'bytes', def: '64mb, or 2 × proto-max-bulk-len if larger', help: 'disconnect a client whose unparsed input holds more (0 = no limit)' },
   { name: '--max-memory-clients', key: 'maxMemoryClients', kind: 'bytes', def: '256mb, or the client limit if larger', help: 'when all clients\' input holds more, disconnect the largest first (0 = no limit; per server thread)' },
   { name: '--timeout', key: 'timeout', kind: 'int', def: '0', help: 'close clients idle this many seconds (0 = never)' },
@@ -150,7 +158,8 @@ ${FLAGS.map((f) => `  ${(f.name + (f.kind === 'bool' ? '' : f.kind === 'pair' ? 
                            httpTlsKey, tlsPort, tlsCert, tlsKey, tlsCa,
                            tlsAuthClients, users (array), aclfile,
                            renameCommands (object: name to new name),
-                           clientQueryBufferLimit, maxMemoryClients, timeout,
+                           clientQueryBufferLimit, clientOutputBufferLimit,
+                           maxMemoryClients, timeout,
                            partialRequestTimeout); flags win
   -h, --help               show this help
   -v, --version            print the version
@@ -174,7 +183,7 @@ export function parseServeArgs(argv: string[]): ServeConfig {
     httpHost: '127.0.0.1', httpTlsCert: null, httpTlsKey: null,
     tlsPort: null, tlsCert: null, tlsKey: null, tlsCa: null, tlsAuthClients: null,
     users: [], aclfile: null, renameCommands: [],
-    clientQueryBufferLimit: null, maxMemoryClients: null, timeout: 0, partialRequestTimeout: 30,
+    clientQueryBufferLimit: null, clientOutputBufferLimit: null, outputLimits: null, maxMemoryClients: null, timeout: 0, partialRequestTimeout: 30,
   };
   const fromFlags: Partial<Record<keyof ServeConfig, unknown>> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -248,6 +257,16 @@ export function parseServeArgs(argv: string[]): ServeConfig {
     const n = parseBytes(v);
     if (n === undefined || !Number.isSafeInteger(n)) fail(`${k} must be a size like '64mb', or 0 for no limit (got ${String(v)})`);
     cfg[k] = n;
+  }
+  if (cfg.clientOutputBufferLimit !== null) {
+    const parts = cfg.clientOutputBufferLimit.trim().split(/\s+/);
+    const [hard, soft] = parts.slice(0, 2).map((p) => parseBytes(p));
+    const seconds = Number(parts[2]);
+    if (parts.length !== 3 || hard === undefined || soft === undefined || !Number.isSafeInteger(hard) || !Number.isSafeInteger(soft)
+        || !Number.isInteger(seconds) || seconds < 0 || seconds > 31_536_000) {
+      fail(`--client-output-buffer-limit must be "<hard> <soft> <soft-seconds>", e.g. "256mb 64mb 60" (got ${JSON.stringify(cfg.clientOutputBufferLimit)})`);
+    }
+    cfg.outputLimits = { hardBytes: hard, softBytes: soft, softSeconds: seconds };
   }
   int('timeout', 0, 31_536_000);
   int('partialRequestTimeout', 0, 31_536_000);
@@ -396,6 +415,7 @@ export async function serve(cfg: ServeConfig): Promise<MeshcacheServer> {
     renameCommands: cfg.renameCommands,
     maxClients: cfg.maxClients,
     clientQueryBufferLimit: cfg.clientQueryBufferLimit === null ? undefined : Number(cfg.clientQueryBufferLimit),
+    outputLimits: cfg.outputLimits ?? undefined,
     maxMemoryClients: cfg.maxMemoryClients === null ? undefined : Number(cfg.maxMemoryClients),
     timeoutSeconds: cfg.timeout,
     partialRequestTimeoutSeconds: cfg.partialRequestTimeout,

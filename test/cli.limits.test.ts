@@ -37,4 +37,17 @@ flags('refuses a timeout that is not a whole number of seconds from 0 to a year'
   assertRefused(['--partial-request-timeout', 'soon'], 'partialRequestTimeout must be an integer from 0 to 31536000 (got soon)');
 });
 
+flags('--client-output-buffer-limit reads Redis\'s "<hard> <soft> <seconds>" and passes it to the server', () => {
+  assert.is(parseServeArgs([]).outputLimits, null, 'the server\'s defaults');
+  const cfg = parseServeArgs(['--client-output-buffer-limit', '128mb 32mb 10']);
+  assert.equal(cfg.outputLimits, { hardBytes: 128 * 1024 * 1024, softBytes: 32 * 1024 * 1024, softSeconds: 10 });
+  assert.equal(parseServeArgs(['--client-output-buffer-limit=0 0 0']).outputLimits, { hardBytes: 0, softBytes: 0, softSeconds: 0 });
+});
+
+flags('refuses a --client-output-buffer-limit that is not three values', () => {
+  for (const bad of ['128mb 32mb', 'lots 1mb 10', '1mb 1mb -1', '1mb 1mb 10 extra']) {
+    assertRefused(['--client-output-buffer-limit', bad], `--client-output-buffer-limit must be "<hard> <soft> <soft-seconds>", e.g. "256mb 64mb 60" (got ${JSON.stringify(bad)})`);
+  }
+});
+
 flags.run();
