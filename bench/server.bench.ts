@@ -21,7 +21,8 @@
  * taken from its log (the line with a `backend` field; with --threads 1 none is logged).
  * redis-server and redis-benchmark come from $PATH; when missing, root with apt-get installs
  * redis-server and redis-tools, anyone else gets an error. Flags: --quick, --reps N,
- * --threads 1,2, --peers-only (redis-server only). Results: bench/results/server.json
+ * --threads 1,2, --peers-only (redis-server only), --baseline <dir> (a built checkout of another
+ * commit served as one more target, compared in a table of its own). Results: bench/results/server.json
  * (server-partial.json for --quick, --peers-only, other --threads/--reps, or a failed run).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -42,8 +43,13 @@ function flagValue(name: string): string | undefined {
 }
 const REPS = Number(flagValue('--reps') ?? (QUICK ? 1 : 3));
 const THREADS = (flagValue('--threads') ?? '1,2').split(',').map(Number);
+/**
+ * --baseline <dir>: a checkout of another commit, built (`npm ci` there), whose `meshcache serve`
+ * runs as one more target (threads 1) in the same run, so that a change's cost is a same-run ratio.
+ */
+const BASELINE = flagValue('--baseline');
 if (!Number.isInteger(REPS) || REPS < 1 || THREADS.some((t) => !Number.isInteger(t) || t < 1)) {
-  console.error('usage: npm run bench -- server [--quick] [--reps N] [--threads 1,2] [--peers-only]');
+  console.error('usage: npm run bench -- server [--quick] [--reps N] [--threads 1,2] [--peers-only] [--baseline <built checkout>]');
   process.exit(2);
 }
 const KEYSPACE = 100_000;
@@ -320,6 +326,20 @@ async function startServers(tools: { server: string }): Promise<void> {
     '--maxmemory-policy', 'allkeys-lru', '--daemonize', 'no', '--protected-mode', 'no', '--dir', '/tmp', '--dbfilename', `bench-server-${process.pid}.rdb`,
   ], redisPort);
   targets.push({ id: 'redis', label: `redis-server (port ${redisPort})`, kind: 'redis', proc: redis, backend: 'redis-server' });
+  if (BASELINE !== undefined && !PEERS_ONLY) {
+    const port = await freePort();
+    const proc = startProcess('meshcache baseline', process.execPath, [
+      'dist/cli.js', 'serve', '--port', String(port), '--max-memory', '1gb', '--log-level', 'info',
+    ], port, BASELINE);
+    const commit = (() => {
+      try {
+        return execFileSync('git', ['-C', BASELINE, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+      } catch {
+        return 'unknown commit';
+      }
+    })();
+    targets.push({ id: 'baseline-t1', label: `meshcache baseline ${commit} (port ${port})`, kind: 'meshcache', threads: 1, proc });
+  }
   if (!PEERS_ONLY) {
     for (const threads of THREADS) {
       const port = await freePort();
@@ -436,7 +456,7 @@ function report(): { summary: Summary[]; comparisons: Comparison[] } {
   const summary = summarize();
   const comparisons = compare(summary);
   if (summary.length) {
-    const label = (id: string) => (id === 'redis' ? 'redis-server' : id.replace('meshcache-t', 'meshcache t'));
+    const label = (id: string) => (id === 'redis' ? 'redis-server' : id === 'baseline-t1' ? 'baseline t1' : id.replace('meshcache-t', 'meshcache t'));
     console.log(`\nper server, median of ${REPS} run(s) (latencies in ms as redis-benchmark reports them; server CPU = its CPU time / wall time, and per request):\n`);
     console.log(table(
       ['server', 'test', 'P', 'rps', 'rps min-max', 'avg', 'p50', 'p95', 'p99', 'max', 'server CPU %', 'CPU µs/req'],
@@ -454,6 +474,20 @@ function report(): { summary: Summary[]; comparisons: Comparison[] } {
     ));
     const missed = comparisons.filter((c) => !c.meetsThroughput || !c.meetsP99).length;
     console.log(`\n${missed === 0 ? 'all targets met' : `targets missed in ${missed} of ${comparisons.length} rows`}`);
+  }
+  const baseline = targets.find((t) => t.id === 'baseline-t1');
+  if (baseline !== undefined && summary.length) {
+    console.log(`\nthis tree vs ${baseline.label.replace(/ \(port \d+\)$/, '')}, threads 1, same run (a change's cost: rps ratio < 1, p99 ratio > 1):\n`);
+    const rows: string[][] = [];
+    for (const test of TESTS) {
+      for (const pipeline of PIPELINES) {
+        const now = summary.find((x) => x.server === 'meshcache-t1' && x.test === test && x.pipeline === pipeline);
+        const base = summary.find((x) => x.server === 'baseline-t1' && x.test === test && x.pipeline === pipeline);
+        if (now === undefined || base === undefined) continue;
+        rows.push([test.toUpperCase(), String(pipeline), formatRate(now.rps), formatRate(base.rps), formatRatio(now.rps, base.rps), ms(now.p99), ms(base.p99), formatRatio(now.p99, base.p99)]);
+      }
+    }
+    console.log(table(['test', 'P', 'this rps', 'baseline rps', 'rps ratio', 'this p99 ms', 'baseline p99 ms', 'p99 ratio'], rows));
   }
   return { summary, comparisons };
 }
