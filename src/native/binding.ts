@@ -74,10 +74,13 @@ export interface MallocStatus {
 
 let mallocStatus: MallocStatus | undefined;
 
-/** MALLOC_MMAP_THRESHOLD_ from the environment, which glibc reads at start (null when unset). */
+/**
+ * MALLOC_MMAP_THRESHOLD_ from the environment, which glibc read at start (null when unset). glibc
+ * takes the leading digits, so that an empty value means 0: every block mmapped, RSS far higher.
+ */
 function envThreshold(): number | null {
   const v = process.env.MALLOC_MMAP_THRESHOLD_;
-  return v === undefined || v === '' || !/^\d+$/.test(v) ? null : Number(v);
+  return v === undefined ? null : Number(/^\d*/.exec(v)![0] || 0);
 }
 
 /**
