@@ -4,9 +4,10 @@
 // only from the top of a heap. The threshold starts at 128 KiB but is dynamic: each free of an
 // mmapped block raises it to that block's size (up to 32 MiB), so after one 8 MiB Buffer is freed
 // the next ones come from an arena and their pages stay with the process after they are freed.
-// configureMalloc fixes the threshold (setting it turns the dynamic rule off); trimMemory gives
-// back the free pages inside the arenas too. Both are process-wide; elsewhere than glibc they do
-// nothing and say so. Nothing here throws except on a caller's wrong argument.
+// configureMalloc fixes the threshold (setting it turns the dynamic rule off, for the trim
+// threshold too); trimMemory gives back the free pages inside the arenas, wherever they are. Both
+// are process-wide; elsewhere than glibc they do nothing and say so. Nothing here throws except on
+// a caller's wrong argument.
 #include <node_api.h>
 #include <atomic>
 #include <stdio.h>
@@ -33,7 +34,8 @@ static napi_value Result(napi_env env, bool applied, long threshold, const char*
 
 // configureMalloc(mmapThresholdBytes: number): { applied: boolean, mmapThresholdBytes: number, reason: string }
 // mallopt(M_MMAP_THRESHOLD, n) once per process: blocks of n bytes and more are mmapped, and
-// unmapped when freed. A later call changes nothing and reports the threshold in force.
+// unmapped when freed; glibc no longer moves the threshold. A later call changes nothing and
+// reports the threshold in force.
 static napi_value ConfigureMalloc(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];

@@ -54,11 +54,14 @@ export function nativeStatus(): NativeStatus {
 
 /**
  * glibc's mmap threshold as configureMalloc fixes it, in bytes: blocks this large and larger are
- * mmapped, and unmapped as soon as they are freed. 128 KiB is glibc's own starting value; fixing it
- * stops glibc from raising it after large frees (up to 32 MiB), which is what leaves the memory of
- * big Buffers with the process once they are freed.
+ * mmapped (and unmapped when freed), smaller ones come from malloc's arenas. 32 MiB is the most
+ * glibc's dynamic threshold would reach after large frees; fixing it there from the start keeps
+ * big Buffers in the arenas, where they are reused without new page faults, and keeps glibc's trim
+ * threshold at 128 KiB (the dynamic rule raises it too). Measured: a 128 KiB threshold (every big
+ * Buffer mmapped) served GETs of 1 MiB values at half the rate; the memory after big clients comes
+ * back either way once malloc_trim runs after a collection (bench/memory-return.bench.ts).
  */
-export const MALLOC_MMAP_THRESHOLD_BYTES = 128 * 1024;
+export const MALLOC_MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024;
 
 /** What configureMalloc did, and why. */
 export interface MallocStatus {

@@ -455,12 +455,11 @@ export class MeshcacheServer {
   /**
    * Gives memory back to the system once something large has gone (issue 11): the clients' input
    * shrank by RELEASE_AFTER_BYTES from its peak, or `socket` (a connection that ended a long
-   * command, or closed) wrote that much since last looked at. Only with the native addon, which
-   * fixed glibc's mmap threshold at listen(): big Buffers then go back as soon as V8 frees them.
-   * V8 frees them only when it collects, which an idle server's small heap gives it no reason to
-   * do, so RELEASE_DELAY_MS later (at most once per RELEASE_INTERVAL_MS, on unref'd timers) a
-   * collection runs (collectGarbage: a few ms to tens of ms, once), and then malloc_trim gives back
-   * the free pages of the smaller blocks.
+   * command, or closed) wrote that much since last looked at. Only with the native addon (which
+   * fixed glibc's mmap threshold at listen()). V8 frees Buffers only when it collects, which an
+   * idle server's small heap gives it no reason to do, so RELEASE_DELAY_MS later (at most once per
+   * RELEASE_INTERVAL_MS, on unref'd timers) a collection runs (collectGarbage: a few ms to tens of
+   * ms), and then malloc_trim gives the free pages of malloc's arenas back to the system.
    */
   #releaseMemory(socket: Socket | null): void {
     const r = this.#release;

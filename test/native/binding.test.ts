@@ -30,16 +30,16 @@ malloc('configureMalloc says which backend runs and why, and answers the same ob
   if (first.mmapThresholdBytes !== null) assert.type(first.mmapThresholdBytes, 'number');
 });
 
-malloc('with the addon on glibc, the mmap threshold is fixed at 128 KiB', () => {
+malloc('with the addon on glibc, the mmap threshold is fixed at 32 MiB', () => {
   if (addon === null || !glibc) {
     console.log(`  skipped: ${addon === null ? nativeStatus().reason : 'not glibc'}`);
     return;
   }
-  assert.is(MALLOC_MMAP_THRESHOLD_BYTES, 131_072);
+  assert.is(MALLOC_MMAP_THRESHOLD_BYTES, 33_554_432);
   const r = inChild({});
   assert.is(r.malloc.backend, 'native', r.malloc.reason);
-  assert.is(r.malloc.mmapThresholdBytes, 131_072);
-  assert.match(r.malloc.reason, /M_MMAP_THRESHOLD, 131072/);
+  assert.is(r.malloc.mmapThresholdBytes, 33_554_432);
+  assert.match(r.malloc.reason, /M_MMAP_THRESHOLD, 33554432/);
   assert.type(r.trimmed, 'boolean');
 });
 
@@ -59,7 +59,7 @@ malloc('the addon checks its argument: 1 byte is a RangeError, a string a TypeEr
   configureMalloc();
   const again = addon.configureMalloc(65_536);
   assert.is(again.applied, true);
-  assert.is(again.mmapThresholdBytes, configureMalloc().mmapThresholdBytes ?? 131_072);
+  assert.is(again.mmapThresholdBytes, configureMalloc().mmapThresholdBytes ?? MALLOC_MMAP_THRESHOLD_BYTES);
   assert.is(again.reason, 'configured earlier in this process');
 });
 
