@@ -117,13 +117,15 @@ static napi_value CloseFd(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value InitMalloc(napi_env env, napi_value exports);  // malloc.cc
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"listenReusePort", nullptr, ListenReusePort, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"closeFd", nullptr, CloseFd, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  return exports;
+  return InitMalloc(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -11,6 +11,10 @@ export interface NativeAddon {
   /** A listening TCP socket with SO_REUSEPORT: its fd and bound port. */
   listenReusePort(host: string, port: number, backlog: number): { fd: number; port: number };
   closeFd(fd: number): void;
+  /** glibc's mallopt(M_MMAP_THRESHOLD, n), once per process (later calls report the first). */
+  configureMalloc(mmapThresholdBytes: number): { applied: boolean; mmapThresholdBytes: number; reason: string };
+  /** glibc's malloc_trim(0): true when pages went back to the system. */
+  trimMemory(): boolean;
 }
 
 export interface NativeStatus {
@@ -46,4 +50,72 @@ export function nativeStatus(): NativeStatus {
   } catch (err) {
     return (cached = { backend: 'fallback', reason: `the addon failed to load: ${(err as Error).message}`, addon: null });
   }
+}
+
+/**
+ * glibc's mmap threshold as configureMalloc fixes it, in bytes: blocks this large and larger are
+ * mmapped (and unmapped when freed), smaller ones come from malloc's arenas. 32 MiB is the most
+ * glibc's dynamic threshold would reach after large frees; fixing it there from the start keeps
+ * big Buffers in the arenas, where they are reused without new page faults, and keeps glibc's trim
+ * threshold at 128 KiB (the dynamic rule raises it too). Measured: a 128 KiB threshold (every big
+ * Buffer mmapped) served GETs of 1 MiB values at half the rate; the memory after big clients comes
+ * back either way once malloc_trim runs after a collection (bench/memory-return.bench.ts).
+ */
+export const MALLOC_MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024;
+
+/** What configureMalloc did, and why. */
+export interface MallocStatus {
+  /**
+   * 'native': the addon fixed glibc's mmap threshold (or found it fixed by MALLOC_MMAP_THRESHOLD_)
+   * and trimMemory gives free pages back; 'fallback': malloc is left as it is.
+   */
+  backend: 'native' | 'fallback';
+  /** The fixed mmap threshold in bytes, when one is known to be in force; null: glibc's dynamic one. */
+  mmapThresholdBytes: number | null;
+  reason: string;
+}
+
+let mallocStatus: MallocStatus | undefined;
+
+/**
+ * MALLOC_MMAP_THRESHOLD_ from the environment, which glibc read at start (null when unset). glibc
+ * takes the leading digits, so that an empty value means 0: every block mmapped, RSS far higher.
+ */
+function envThreshold(): number | null {
+  const v = process.env.MALLOC_MMAP_THRESHOLD_;
+  return v === undefined ? null : Number(/^\d*/.exec(v)![0] || 0);
+}
+
+/**
+ * Fixes glibc's mmap threshold at MALLOC_MMAP_THRESHOLD_BYTES, once per process (the setting is
+ * process-wide; later calls, from any thread, report the first). Leaves it alone when
+ * MALLOC_MMAP_THRESHOLD_ is set in the environment (glibc has applied that already), without the
+ * addon, and on a C library other than glibc. Never throws.
+ */
+export function configureMalloc(): MallocStatus {
+  if (mallocStatus !== undefined) return mallocStatus;
+  const native = nativeStatus();
+  const env = envThreshold();
+  const fromEnv = env === null ? '' : `; MALLOC_MMAP_THRESHOLD_=${env} in the environment fixes glibc's mmap threshold`;
+  if (native.addon === null) return (mallocStatus = { backend: 'fallback', mmapThresholdBytes: env, reason: `${native.reason}${fromEnv}` });
+  if (typeof native.addon.configureMalloc !== 'function' || typeof native.addon.trimMemory !== 'function') {
+    return (mallocStatus = { backend: 'fallback', mmapThresholdBytes: env, reason: `the addon was built without configureMalloc (run \`npm run build:native\`)${fromEnv}` });
+  }
+  if (env !== null) return (mallocStatus = { backend: 'native', mmapThresholdBytes: env, reason: `MALLOC_MMAP_THRESHOLD_=${env} in the environment, kept` });
+  try {
+    const r = native.addon.configureMalloc(MALLOC_MMAP_THRESHOLD_BYTES);
+    return (mallocStatus = { backend: r.applied ? 'native' : 'fallback', mmapThresholdBytes: r.applied ? r.mmapThresholdBytes : null, reason: r.reason });
+  } catch (err) {
+    return (mallocStatus = { backend: 'fallback', mmapThresholdBytes: null, reason: `configureMalloc failed: ${(err as Error).message}` });
+  }
+}
+
+/**
+ * Gives the free pages of malloc's arenas back to the system (glibc's malloc_trim(0)): true when
+ * some went back; false when none could, or without the addon (see configureMalloc's reason). It
+ * walks every arena under its lock: call it after something large was freed, not per request.
+ */
+export function trimMemory(): boolean {
+  const addon = nativeStatus().addon;
+  return addon !== null && typeof addon.trimMemory === 'function' && addon.trimMemory();
 }

@@ -29,6 +29,8 @@ import { CommandTable, type ClientState, type CommandRouting, type ServerCounter
 import { registerAll } from '../commands/index.js';
 import { meshCommand, meshPlaceholder, type AttachableMesh, type MeshAdmin } from '../commands/mesh.js';
 import { Acl, type AclChange } from '../commands/acl.js';
+import { configureMalloc, trimMemory } from '../native/binding.js';
+import { collectGarbage } from '../native/memory.js';
 
 /**
  * Whether a TLS client must show a certificate signed by `ca` (Redis's tls-auth-clients):
@@ -163,6 +165,18 @@ export const DEFAULT_PARTIAL_REQUEST_TIMEOUT_SECONDS = 30;
 /** The timeout sweep runs at a quarter of the shortest timeout, within these bounds (ms). */
 const SWEEP_MIN_MS = 10;
 const SWEEP_MAX_MS = 1000;
+/**
+ * Giving memory back (#releaseMemory): after client input shrank by this many bytes from its peak,
+ * or a reply of this many bytes went out, V8 collects and glibc's malloc_trim runs (native addon).
+ */
+const RELEASE_AFTER_BYTES = 32 * 1024 * 1024;
+/** Only commands that ran this long (ns) are checked for a big reply: producing 32 MiB takes longer. */
+const RELEASE_CHECK_COMMAND_NS = 1_000_000;
+/** The collection comes this long after something large went, at least this long after the last. */
+const RELEASE_DELAY_MS = 300;
+const RELEASE_INTERVAL_MS = 1000;
+/** The trim comes this long after the collection: V8 frees ArrayBuffers on a background thread. */
+const RELEASE_TRIM_AFTER_GC_MS = 200;
 
 export class MeshcacheServer {
   readonly cache: Cache;
@@ -196,6 +210,8 @@ export class MeshcacheServer {
   #startedAt = Date.now();
   #closing: Promise<void> | null = null;
   #mesh: MeshAdmin | null = null;
+  /** #releaseMemory's state: on (the addon fixed malloc), the input peak, the next step, the last time. */
+  readonly #release = { on: false, inputPeak: 0, timer: null as NodeJS.Timeout | null, lastAt: 0, outputSeen: new WeakMap<Socket, number>() };
   readonly state: ServerState;
 
   constructor(options: ServerOptions = {}) {
@@ -368,6 +384,7 @@ export class MeshcacheServer {
   async listen(): Promise<AddressInfo> {
     if (this.#server !== null || this.#tlsServer !== null) throw new Error('already listening');
     this.#startedAt = Date.now();
+    this.#release.on = configureMalloc().backend === 'native';
     const o = this.#options;
     if (o.port !== null) {
       const server = createServer((socket) => this.#accept(socket));
@@ -417,6 +434,7 @@ export class MeshcacheServer {
   /** Applies the input limits after a connection's held input grew. */
   #onInput(conn: Connection, delta: number): void {
     this.counters.clientInputBytes += delta;
+    if (delta < 0) this.#releaseMemory(null);
     if (delta <= 0 || conn.closed) return;
     const { clientQueryBufferLimit, maxMemoryClients } = this.#options;
     if (clientQueryBufferLimit > 0 && conn.inputBytes > clientQueryBufferLimit) {
@@ -432,6 +450,40 @@ export class MeshcacheServer {
       this.counters.evictedClients++;
       largest.closeForInput('evicted', `query buffer ${largest.inputBytes} bytes, the largest while all clients hold ${this.counters.clientInputBytes} bytes, over maxmemory-clients ${maxMemoryClients}`);
     }
+  }
+
+  /**
+   * Gives memory back to the system once something large has gone (issue 11): the clients' input
+   * shrank by RELEASE_AFTER_BYTES from its peak, or `socket` (a connection that ended a long
+   * command, or closed) wrote that much since last looked at. Only with the native addon (which
+   * fixed glibc's mmap threshold at listen()). V8 frees Buffers only when it collects, which an
+   * idle server's small heap gives it no reason to do, so RELEASE_DELAY_MS later (at most once per
+   * RELEASE_INTERVAL_MS, on unref'd timers) a collection runs (collectGarbage: a few ms to tens of
+   * ms), and then malloc_trim gives the free pages of malloc's arenas back to the system.
+   */
+  #releaseMemory(socket: Socket | null): void {
+    const r = this.#release;
+    if (!r.on) return;
+    const input = this.counters.clientInputBytes;
+    if (input > r.inputPeak) r.inputPeak = input;
+    let replied = 0;
+    if (socket !== null) {
+      const written = socket.bytesWritten ?? 0;
+      replied = written - (r.outputSeen.get(socket) ?? 0);
+      r.outputSeen.set(socket, written);
+    }
+    if (r.timer !== null || (r.inputPeak - input < RELEASE_AFTER_BYTES && replied < RELEASE_AFTER_BYTES)) return;
+    r.timer = setTimeout(() => {
+      r.inputPeak = this.counters.clientInputBytes; // what went until now is covered
+      collectGarbage();
+      r.timer = setTimeout(() => {
+        r.timer = null;
+        r.lastAt = Date.now();
+        trimMemory();
+      }, RELEASE_TRIM_AFTER_GC_MS);
+      r.timer.unref();
+    }, Math.max(RELEASE_DELAY_MS, r.lastAt + RELEASE_INTERVAL_MS - Date.now()));
+    r.timer.unref();
   }
 
   /** Starts the timeout sweep, at a quarter of the shortest timeout set (none when all are off). */
@@ -478,8 +530,14 @@ export class MeshcacheServer {
       maxInlineBytes: this.#options.maxInlineBytes,
     });
     const conn = new Connection(socket, this.#nextId++, this.cache, this.state, parser, this.#options.outputLimits, {
-      onCommand: (name, ns, ok, routed) => this.#onCommand?.(name, ns, ok, routed),
-      onClose: (c) => this.#connections.delete(c),
+      onCommand: (name, ns, ok, routed) => {
+        if (ns >= RELEASE_CHECK_COMMAND_NS) this.#releaseMemory(socket);
+        this.#onCommand?.(name, ns, ok, routed);
+      },
+      onClose: (c) => {
+        this.#connections.delete(c);
+        this.#releaseMemory(socket);
+      },
       onClientError: (c, kind, detail) => this.#onClientError?.(c.client, kind, detail),
       onInput: (c, delta) => this.#onInput(c, delta),
     });
@@ -496,6 +554,7 @@ export class MeshcacheServer {
     this.#closing = (async () => {
       if (this.#sweepTimer !== null) clearInterval(this.#sweepTimer);
       this.#sweepTimer = null;
+      if (this.#release.timer !== null) clearTimeout(this.#release.timer);
       const stopped = Promise.all([this.#server, this.#tlsServer].map((server) =>
         server === null ? undefined : new Promise<void>((r) => server.close(() => r()))));
       for (const c of this.#connections) c.end();

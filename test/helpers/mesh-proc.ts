@@ -20,6 +20,8 @@ export interface MeshProcOptions {
   /** Mesh port (0 = any); null: no mesh, a lone sidecar. @default 0 */
   meshPort?: number | null;
   extra?: string[];
+  /** Added to this process's environment for the child. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export class MeshProc extends Cli {
@@ -36,7 +38,7 @@ export class MeshProc extends Cli {
     if (o.join !== undefined && o.join.length > 0) args.push('--join', o.join.join(','));
     if (o.secret !== undefined) args.push('--mesh-secret', o.secret);
     args.push(...(o.extra ?? []));
-    super(args, { MESHCACHE_MESH_SECRET: '' });
+    super(args, { MESHCACHE_MESH_SECRET: '', ...o.env });
     this.nodeId = o.nodeId;
   }
 
