@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { RespClient, encode } from '../helpers/resp-client.js';
 import { pollUntil, sleep, waitFor } from '../helpers/wait.js';
 import { prng, randomBytes } from '../helpers/prng.js';
+import { roundTrips } from '../helpers/server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MiB = 1024 * 1024;
@@ -102,34 +103,8 @@ async function withServer(config: object, fn: (server: ServerProcess, port: numb
 }
 
 /** A client that PINGs every 10 ms until stopped; reports the worst round trip. */
-function pinger(port: number): { stop: () => Promise<{ pings: number; worstMs: number }> } {
-  let running = true;
-  const done = (async () => {
-    const c = await RespClient.connect(port);
-    let pings = 0;
-    let worstMs = 0;
-    try {
-      while (running) {
-        const started = performance.now();
-        assert.is(await c.call('PING'), 'PONG');
-        worstMs = Math.max(worstMs, performance.now() - started);
-        pings++;
-        await sleep(10);
-      }
-    } finally {
-      c.destroy();
-    }
-    return { pings, worstMs };
-  })();
-  const settled = done.then((r) => ({ r, e: null }), (e: unknown) => ({ r: null, e }));
-  return {
-    stop: async () => {
-      running = false;
-      const { r, e } = await settled;
-      if (e !== null) throw e;
-      return r!;
-    },
-  };
+function pinger(port: number): { stop: () => Promise<{ rounds: number; worstMs: number }> } {
+  return roundTrips(port, async (c) => { assert.is(await c.call('PING'), 'PONG'); }, 10);
 }
 
 /** Samples `f` every 50 ms until stopped; resolves to the largest value seen. */
@@ -178,7 +153,7 @@ big('MGET of an 8 MiB value 200 times reaches a slow, steady reader whole; PINGs
     await waitFor(() => reader.receivedBytes >= mgetBytes || reader.ended, { timeoutMs: 120_000, what: () => `the whole MGET reply (${reader.receivedBytes} of ${mgetBytes} bytes)` });
     const seconds = (performance.now() - started) / 1000;
     const loop = await server.stats();
-    const { pings, worstMs } = await ping.stop();
+    const { rounds: pings, worstMs } = await ping.stop();
     const peakRss = rss.stop();
     await sleep(200);
     assert.is(reader.receivedBytes, mgetBytes);
@@ -248,7 +223,7 @@ big('KEYS * and SCAN 0 COUNT 1000000 over 1,000,000 keys return every key while 
       await waitFor(() => c.receivedBytes >= bytes(), { timeoutMs: 120_000, what: () => `the ${name} reply (${c.receivedBytes} of ${bytes()} bytes)` });
       const seconds = (performance.now() - started) / 1000;
       const loop = await server.stats();
-      const { pings, worstMs } = await ping.stop();
+      const { rounds: pings, worstMs } = await ping.stop();
       await sleep(100);
       assert.is(c.receivedBytes, bytes());
       c.destroy();

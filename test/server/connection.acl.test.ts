@@ -8,18 +8,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MeshcacheServer, type ServerOptions } from '../../src/server/server.js';
 import { RespClient, err } from '../helpers/resp-client.js';
+import { withServer } from '../helpers/server.js';
 
 /** Runs `fn` against a server on 127.0.0.1:0, always stopping it. */
-async function withServer(options: ServerOptions, fn: (server: MeshcacheServer, port: number) => Promise<void>): Promise<void> {
-  const server = new MeshcacheServer({ port: 0, cache: { maxMemory: '16mb' }, closeTimeoutMs: 500, ...options });
-  const { port } = await server.listen();
-  try {
-    await fn(server, port);
-  } finally {
-    await server.close();
-  }
-}
-
 /** A connection authenticated as `user`. */
 async function as(port: number, user: string, password: string): Promise<RespClient> {
   const c = await RespClient.connect(port);

@@ -4,18 +4,9 @@ import { connect } from 'node:net';
 import { MeshcacheServer, type ServerOptions } from '../../src/server/server.js';
 import { RespClient, encode, err, type Reply } from '../helpers/resp-client.js';
 import { sleep, waitFor } from '../helpers/wait.js';
+import { withServer } from '../helpers/server.js';
 
 /** Runs `fn` against a server on 127.0.0.1:0, always stopping it. */
-async function withServer(options: ServerOptions, fn: (server: MeshcacheServer, port: number) => Promise<void>): Promise<void> {
-  const server = new MeshcacheServer({ port: 0, cache: { maxMemory: '16mb' }, closeTimeoutMs: 500, ...options });
-  const { port } = await server.listen();
-  try {
-    await fn(server, port);
-  } finally {
-    await server.close();
-  }
-}
-
 /** Sends `raw` and returns every reply until the server closes the connection (within 3 s). */
 async function repliesUntilClose(port: number, raw: string | Buffer): Promise<Reply[]> {
   const c = await RespClient.connect(port);

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { MeshcacheServer, type ServerOptions } from '../../src/server/server.js';
 import { RespClient, encode } from '../helpers/resp-client.js';
 import { sleep, waitFor } from '../helpers/wait.js';
+import { roundTrips } from '../helpers/server.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -28,37 +29,13 @@ async function withServer(options: ServerOptions, fn: (server: MeshcacheServer, 
  * A well-behaved client that keeps doing SET / GET / PING round trips until `stop()`; every reply
  * is checked. Returns the number of round trips and the slowest one.
  */
-function wellBehaved(port: number): { stop: () => Promise<{ rounds: number; maxMs: number }> } {
-  let running = true;
-  const done = (async () => {
-    const c = await RespClient.connect(port);
-    let rounds = 0;
-    let maxMs = 0;
-    try {
-      while (running) {
-        const started = performance.now();
-        const v = `value-${rounds}-${'x'.repeat(rounds % 50)}`;
-        assert.is(await c.call('SET', `good:${rounds % 10}`, v), 'OK');
-        assert.is(await c.call('GET', `good:${rounds % 10}`), v);
-        assert.is(await c.call('PING'), 'PONG');
-        maxMs = Math.max(maxMs, performance.now() - started);
-        rounds++;
-        await sleep(2);
-      }
-    } finally {
-      c.destroy();
-    }
-    return { rounds, maxMs };
-  })();
-  const settled = done.then((r) => ({ r, e: null }), (e: unknown) => ({ r: null, e }));
-  return {
-    stop: async () => {
-      running = false;
-      const { r, e } = await settled;
-      if (e !== null) throw e;
-      return r!;
-    },
-  };
+function wellBehaved(port: number): { stop: () => Promise<{ rounds: number; worstMs: number }> } {
+  return roundTrips(port, async (c, n) => {
+    const v = `value-${n}-${'x'.repeat(n % 50)}`;
+    assert.is(await c.call('SET', `good:${n % 10}`, v), 'OK');
+    assert.is(await c.call('GET', `good:${n % 10}`), v);
+    assert.is(await c.call('PING'), 'PONG');
+  }, 2);
 }
 
 /** GETs of `key`, `n` times, as one pipelined buffer. */
@@ -84,7 +61,7 @@ slow('a reader that stops reading is cut at the 2 MiB hard limit, counted once, 
     assert.is(server.counters.outputLimitDisconnections, 1);
     slowClient.socket.resume();
     assert.ok(await slowClient.closedWithin(5000), 'the slow client socket did not close');
-    const { rounds, maxMs } = await good.stop();
+    const { rounds, worstMs: maxMs } = await good.stop();
     assert.ok(rounds >= 5, `the well-behaved client made only ${rounds} round trips`);
     assert.ok(maxMs < 5000, `a well-behaved round trip took ${maxMs.toFixed(0)} ms`);
     // Still serving afterwards.
